@@ -1,0 +1,83 @@
+"""thongbao's engine. Third-party plugins import only from here (and from ``schemas``)."""
+
+from __future__ import annotations
+
+from dispatcher.channel import (
+    Accepted,
+    Channel,
+    ChannelContext,
+    ChannelSpec,
+    Failed,
+    OutboundMessage,
+    ReceiptSink,
+    RetryLater,
+    RouteSpec,
+    SendResult,
+)
+from dispatcher.clock import Clock, FakeClock
+from dispatcher.config import Settings, load_settings
+from dispatcher.engine import Dispatcher
+from dispatcher.errors import (
+    ChannelNotFoundError,
+    ChannelTimeoutError,
+    ConfigError,
+    DeliveryError,
+    DispatcherError,
+    InvalidAddressError,
+    InvalidRequestError,
+    NotFoundError,
+    PermanentDeliveryError,
+    PluginError,
+    RateLimitedError,
+    TransientDeliveryError,
+)
+from dispatcher.events import StatusChange
+from dispatcher.hookspecs import hookimpl, hookspec
+from dispatcher.plugins import get_plugins, make_plugin_manager
+from dispatcher.sandbox import SandboxSettings, SandboxTransport
+from dispatcher.service import Services
+from dispatcher.webkeys import services
+from schemas import DeliveryStatus, FailureKind, Priority, ReceiptIn
+
+__all__ = [
+    "Accepted",
+    "Channel",
+    "ChannelContext",
+    "ChannelNotFoundError",
+    "ChannelSpec",
+    "ChannelTimeoutError",
+    "Clock",
+    "ConfigError",
+    "DeliveryError",
+    "DeliveryStatus",
+    "Dispatcher",
+    "DispatcherError",
+    "Failed",
+    "FailureKind",
+    "FakeClock",
+    "InvalidAddressError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OutboundMessage",
+    "PermanentDeliveryError",
+    "PluginError",
+    "Priority",
+    "RateLimitedError",
+    "ReceiptIn",
+    "ReceiptSink",
+    "RetryLater",
+    "RouteSpec",
+    "SandboxSettings",
+    "SandboxTransport",
+    "SendResult",
+    "Services",
+    "Settings",
+    "StatusChange",
+    "TransientDeliveryError",
+    "get_plugins",
+    "hookimpl",
+    "hookspec",
+    "load_settings",
+    "make_plugin_manager",
+    "services",
+]

@@ -1,0 +1,187 @@
+"""The channel interface: what every channel plugin implements.
+
+A channel is built once, when the dispatcher starts, from its validated settings. The
+engine calls :meth:`Channel.send` directly with a batch of messages (never through pluggy)
+and expects one :data:`SendResult` per message, in order.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel
+
+from dispatcher.clock import Clock
+from schemas import FailureKind, Priority, ReceiptIn
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One rendered message for one recipient, ready for a provider."""
+
+    delivery_id: str
+    announcement_id: str
+    channel: str
+    address: str
+    title: str
+    body: str
+    language: str = "vi"
+    priority: Priority = Priority.NORMAL
+    test: bool = False
+    attempt: int = 1
+    contact_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The provider took the message; ``provider_id`` matches its receipts later."""
+
+    provider_id: str | None = None
+    provider_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    """The provider failed for now; try again, not before ``after`` seconds if given."""
+
+    reason: str
+    after: float | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The provider refused this message; ``code`` is the provider's own."""
+
+    reason: str
+    code: str | None = None
+    kind: FailureKind = FailureKind.PERMANENT
+
+
+SendResult = Accepted | RetryLater | Failed
+
+
+class ReceiptSink(Protocol):
+    """Where a channel hands the delivery reports it parsed or simulated."""
+
+    async def submit(self, receipts: Sequence[ReceiptIn]) -> list[bool]:
+        """Store receipts; returns, per receipt, whether it changed a delivery."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What a channel is built with.
+
+    Attributes:
+        name: the channel's registered name.
+        settings: the channel's validated settings model.
+        data_dir: a folder of its own (the sandbox outbox lives here).
+        receipts: where to hand receipts.
+        clock: the dispatcher's clock.
+        public_url: the base URL providers reach thongbao at (for callback URLs).
+    """
+
+    name: str
+    settings: BaseModel
+    data_dir: Path
+    receipts: ReceiptSink
+    clock: Clock = field(default_factory=Clock)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class Channel(ABC):
+    """A way to reach people: SMS, Zalo, e-mail, … .
+
+    Limits are declared as class attributes and enforced by the engine:
+
+    Attributes:
+        max_batch: most messages handed to one :meth:`send` call.
+        rate_per_sec: most messages per second across the process (None: unlimited).
+        max_length: longest body, in characters, the channel accepts (None: any).
+        repeatable: whether a message whose outcome was lost in a crash may be sent again
+            (True when the provider de-duplicates, or a duplicate is harmless).
+        concurrency: how many ``send`` calls may run at once.
+    """
+
+    max_batch: int = 100
+    rate_per_sec: float | None = None
+    max_length: int | None = None
+    repeatable: bool = True
+    concurrency: int = 4
+
+    def __init__(self, ctx: ChannelContext) -> None:
+        self.ctx = ctx
+        self.name = ctx.name
+
+    async def start(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Open connections; called once before the first send."""
+
+    def normalize_address(self, address: str) -> str:
+        """Return the canonical form of ``address`` or raise ``InvalidAddressError``."""
+        return address.strip()
+
+    @abstractmethod
+    async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
+        """Send ``batch``; return one result per message, in order.
+
+        Raise a :class:`~dispatcher.errors.DeliveryError` when the whole batch failed.
+        """
+
+    async def flush(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Hand over every receipt the channel holds back (the sandbox's simulated ones).
+
+        The engine calls it when draining, so a test sees the whole life of a message.
+        """
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Release connections. Must be safe to call twice."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+ChannelFactory = Callable[[ChannelContext], Channel]
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A channel as a plugin declares it.
+
+    Attributes:
+        name: unique channel name (lower case), e.g. ``"sms"``.
+        factory: builds the channel from its context, usually the ``Channel`` subclass.
+        settings: the pydantic model of the channel's settings (``extra="forbid"``).
+        description: one line for ``thongbao plugins``.
+    """
+
+    name: str
+    factory: ChannelFactory
+    settings: type[BaseModel]
+    description: str = ""
+
+
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """An extra HTTP route a plugin serves (receipt callbacks, inbound messages).
+
+    ``role`` None makes the route public (providers cannot hold our API keys; verify their
+    signature inside the handler). Handlers reach the engine with
+    ``dispatcher.services(request)``.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    role: str | None = None
+    name: str | None = None

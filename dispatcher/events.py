@@ -1,0 +1,20 @@
+"""Records handed to observer hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas import DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A delivery moved to ``status``."""
+
+    delivery_id: str
+    announcement_id: str
+    channel: str
+    status: DeliveryStatus
+    reason: str | None = None
+    contact_id: str | None = None
+    step: int = 0

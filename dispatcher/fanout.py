@@ -1,0 +1,197 @@
+"""Fan-out: an announcement's audience turned into deliveries, in streaming batches.
+
+Explicit addresses go first, then contacts in id order, a batch at a time; each batch and
+the cursor after it are written in one transaction, and the store ignores deliveries that
+exist, so a fan-out that crashed half-way resumes from its cursor without duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+
+import structlog
+
+from dispatcher.channel import Channel
+from dispatcher.clock import Clock
+from dispatcher.errors import InvalidAddressError
+from dispatcher.store.base import NewDelivery, Store
+from schemas import Announcement, AnnouncementStatus, ChannelMode, Contact, DeliveryStatus
+
+log = structlog.get_logger(__name__)
+
+CONTACTS_CURSOR = "contacts:"
+
+
+def _normalize(channel: Channel, address: str) -> tuple[str, str | None]:
+    """The canonical address, or the raw one and why it cannot be used."""
+    try:
+        return channel.normalize_address(address), None
+    except InvalidAddressError as exc:
+        return address.strip(), f"invalid address: {exc}"
+
+
+class Planner:
+    """Decides, per recipient, which deliveries to write and in which state."""
+
+    def __init__(self, channels: Mapping[str, Channel]) -> None:
+        self.channels = channels
+
+    def _excluded(self, announcement: Announcement) -> dict[str, set[str]]:
+        excluded: dict[str, set[str]] = {}
+        for name, addresses in announcement.audience.exclude.addresses.items():
+            channel = self.channels.get(name)
+            if channel is not None:
+                excluded[name] = {_normalize(channel, a)[0] for a in addresses}
+        return excluded
+
+    def _candidate(
+        self, announcement: Announcement, contact: Contact, name: str, step: int, now: datetime
+    ) -> NewDelivery:
+        channel = self.channels.get(name)
+        raw = contact.addresses.get(name)
+        reason: str | None = None
+        if channel is None:
+            address, reason = f"contact:{contact.id}", f"channel {name!r} is not running"
+        elif name in contact.opt_outs:
+            address, reason = raw or f"contact:{contact.id}", "opted out of this channel"
+        elif raw is None:
+            address, reason = f"contact:{contact.id}", "no address for this channel"
+        else:
+            address, reason = _normalize(channel, raw)
+        return NewDelivery(
+            announcement_id=announcement.id,
+            channel=name,
+            address=address,
+            priority=announcement.priority,
+            due_at=now,
+            contact_id=contact.id,
+            status=DeliveryStatus.SUPPRESSED if reason else DeliveryStatus.QUEUED,
+            reason=reason,
+            step=step,
+        )
+
+    def for_contact(
+        self, announcement: Announcement, contact: Contact, now: datetime, *, from_step: int = 0
+    ) -> Iterator[NewDelivery]:
+        """Deliveries for one contact: every channel (``all``) or the first usable one from
+        ``from_step`` on (``fallback``; when none is usable, the reason of the first)."""
+        excluded = self._excluded(announcement)
+        first: NewDelivery | None = None
+        for step, name in enumerate(announcement.channels):
+            if step < from_step:
+                continue
+            candidate = self._candidate(announcement, contact, name, step, now)
+            if candidate.address in excluded.get(name, ()):
+                continue
+            if announcement.mode is ChannelMode.ALL:
+                yield candidate
+                continue
+            if candidate.status is DeliveryStatus.QUEUED:
+                yield candidate
+                return
+            first = first or candidate
+        if first is not None:
+            yield first
+
+    def for_addresses(self, announcement: Announcement, now: datetime) -> Iterator[NewDelivery]:
+        """Deliveries for the explicit ``audience.addresses``."""
+        excluded = self._excluded(announcement)
+        for name, addresses in announcement.audience.addresses.items():
+            channel = self.channels.get(name)
+            for raw in addresses:
+                if channel is None:
+                    address, reason = raw, f"channel {name!r} is not running"
+                else:
+                    address, reason = _normalize(channel, raw)
+                if address in excluded.get(name, ()):
+                    continue
+                yield NewDelivery(
+                    announcement_id=announcement.id,
+                    channel=name,
+                    address=address,
+                    priority=announcement.priority,
+                    due_at=now,
+                    status=DeliveryStatus.SUPPRESSED if reason else DeliveryStatus.QUEUED,
+                    reason=reason,
+                    step=announcement.channels.index(name),
+                )
+
+
+class Fanout:
+    """Runs fan-outs against the store.
+
+    Args:
+        store: the store.
+        planner: decides the deliveries of each recipient.
+        clock: time source.
+        batch_size: contacts read and deliveries written per transaction.
+        on_batch: called with the number of new deliveries after each batch (wakes workers).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        planner: Planner,
+        clock: Clock,
+        *,
+        batch_size: int = 1000,
+        on_batch: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.store = store
+        self.planner = planner
+        self.clock = clock
+        self.batch_size = batch_size
+        self.on_batch = on_batch
+
+    async def run(self, announcement: Announcement) -> int:
+        """Fan ``announcement`` out (or resume it); returns deliveries created by this run.
+
+        Stops early, without error, when the announcement is cancelled or expires meanwhile.
+        """
+        ann_id = announcement.id
+        if announcement.status is AnnouncementStatus.SCHEDULED:
+            moved = await self.store.set_announcement_status(
+                ann_id, [AnnouncementStatus.SCHEDULED], AnnouncementStatus.FANNING_OUT,
+                self.clock.now(),
+            )
+            if not moved:
+                return 0
+        created = 0
+        cursor = await self.store.fanout_cursor(ann_id)
+        if cursor is None:
+            batch = list(self.planner.for_addresses(announcement, self.clock.now()))
+            created += await self._write(ann_id, batch, CONTACTS_CURSOR)
+            cursor = CONTACTS_CURSOR
+        after = cursor.removeprefix(CONTACTS_CURSOR) or None
+        while True:
+            contacts = await self.store.audience_batch(
+                announcement.audience, after=after, limit=self.batch_size
+            )
+            if not contacts:
+                break
+            now = self.clock.now()
+            batch = [d for c in contacts for d in self.planner.for_contact(announcement, c, now)]
+            after = contacts[-1].id
+            written = await self._write(ann_id, batch, CONTACTS_CURSOR + after)
+            created += written
+            if len(contacts) < self.batch_size:
+                break
+            if not written and not await self._still_fanning_out(ann_id):
+                log.info("fanout_stopped", announcement_id=ann_id, deliveries=created)
+                return created
+        await self.store.set_announcement_status(
+            ann_id, [AnnouncementStatus.FANNING_OUT], AnnouncementStatus.SENDING, self.clock.now()
+        )
+        log.info("fanout_finished", announcement_id=ann_id, deliveries=created)
+        return created
+
+    async def _still_fanning_out(self, ann_id: str) -> bool:
+        found = await self.store.get_announcements([ann_id])
+        return ann_id in found and found[ann_id].status is AnnouncementStatus.FANNING_OUT
+
+    async def _write(self, ann_id: str, batch: list[NewDelivery], cursor: str) -> int:
+        created = await self.store.add_deliveries(batch, announcement_id=ann_id, cursor=cursor)
+        if created:
+            self.on_batch(created)
+        return created

@@ -1,0 +1,82 @@
+"""Rendering an announcement for one recipient: a pure function shared by send and preview.
+
+Title and body are Jinja templates run in Jinja's sandbox, so a template cannot reach
+Python objects. Known names: the announcement's ``variables``, and ``contact`` (``name``,
+``area_code``, ``id``) for recipients who are contacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from schemas import AnnouncementIn
+
+_env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+BUILTIN_NAMES = frozenset({"contact"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The text one recipient gets on one channel."""
+
+    title: str
+    body: str
+
+
+def template_problems(data: AnnouncementIn) -> list[dict[str, object]]:
+    """Syntax errors and unknown names in the announcement's templates, as problem entries."""
+    known = BUILTIN_NAMES | set(data.variables)
+    sources: list[tuple[list[object], str]] = [(["title"], data.title), (["body"], data.body)]
+    for channel, content in data.content.items():
+        for field in ("title", "body"):
+            text = getattr(content, field)
+            if text is not None:
+                sources.append((["content", channel, field], text))
+    problems: list[dict[str, object]] = []
+    for loc, text in sources:
+        try:
+            names = meta.find_undeclared_variables(_env.parse(text))
+        except jinja2.TemplateSyntaxError as exc:
+            problems.append({"loc": loc, "msg": f"template error on line {exc.lineno}: {exc.message}"})
+            continue
+        unknown = sorted(names - known)
+        if unknown:
+            problems.append(
+                {
+                    "loc": loc,
+                    "msg": f"unknown template variable(s) {', '.join(unknown)}: "
+                    "add them to variables or remove them",
+                }
+            )
+    return problems
+
+
+@lru_cache(maxsize=256)
+def _compile(text: str) -> jinja2.Template | None:
+    if "{" not in text:
+        return None
+    return _env.from_string(text)
+
+
+def _render_one(text: str, context: Mapping[str, Any]) -> str:
+    template = _compile(text)
+    return text if template is None else template.render(context)
+
+
+def render(
+    data: AnnouncementIn, channel: str, contact: Mapping[str, Any] | None = None
+) -> Rendered:
+    """The title and body ``channel`` sends, with per-channel content and variables applied."""
+    override = data.content.get(channel)
+    title = override.title if override and override.title is not None else data.title
+    body = override.body if override and override.body is not None else data.body
+    context: dict[str, Any] = dict(data.variables)
+    context["contact"] = contact or {"name": "", "area_code": "", "id": ""}
+    return Rendered(title=_render_one(title, context), body=_render_one(body, context))

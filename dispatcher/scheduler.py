@@ -1,0 +1,93 @@
+"""Scheduler: releases announcements when their time comes, expires and completes them.
+
+Each release runs its fan-out as a task of its own, so an emergency released during a long
+bulk fan-out starts at once instead of waiting behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+
+from dispatcher.clock import Clock
+from dispatcher.events import StatusChange
+from dispatcher.fanout import Fanout
+from dispatcher.store.base import Store
+from schemas import Announcement
+
+log = structlog.get_logger(__name__)
+
+RETRY_FAILED_FANOUT_AFTER = 30.0
+
+
+class Scheduler:
+    """Runs :meth:`tick` every ``poll_interval`` seconds, or sooner when woken."""
+
+    def __init__(
+        self,
+        store: Store,
+        fanout: Fanout,
+        clock: Clock,
+        *,
+        poll_interval: float,
+        on_changes: Callable[[Sequence[StatusChange]], Awaitable[None]],
+    ) -> None:
+        self.store = store
+        self.fanout = fanout
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.on_changes = on_changes
+        self.wake = asyncio.Event()
+        self.fanouts: dict[str, asyncio.Task[None]] = {}
+        self._failed_at: dict[str, float] = {}
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop releasing; running fan-outs are the engine's to cancel."""
+        self._stopping.set()
+        self.wake.set()
+
+    async def run(self) -> None:
+        """Tick until :meth:`stop`."""
+        while not self._stopping.is_set():
+            self.wake.clear()
+            await self.tick()
+            try:
+                async with asyncio.timeout(self.poll_interval):
+                    await self.wake.wait()
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> None:
+        """Complete finished announcements, expire late ones, release due ones."""
+        now = self.clock.now()
+        for announcement_id in await self.store.complete_finished(now):
+            log.info("announcement_completed", announcement_id=announcement_id)
+        expired = await self.store.expire(now)
+        if expired:
+            await self.on_changes(expired)
+        for announcement in await self.store.announcements_to_release(now, limit=100):
+            if announcement.id in self.fanouts or self._backing_off(announcement.id):
+                continue
+            self.fanouts[announcement.id] = asyncio.create_task(
+                self._fan_out(announcement), name=f"fanout:{announcement.id}"
+            )
+
+    def _backing_off(self, announcement_id: str) -> bool:
+        failed_at = self._failed_at.get(announcement_id)
+        loop_time = asyncio.get_running_loop().time()
+        return failed_at is not None and loop_time - failed_at < RETRY_FAILED_FANOUT_AFTER
+
+    async def _fan_out(self, announcement: Announcement) -> None:
+        try:
+            await self.fanout.run(announcement)
+            self._failed_at.pop(announcement.id, None)
+        except Exception:
+            # The cursor is saved per batch: the next attempt resumes where this one stopped.
+            log.exception("fanout_failed", announcement_id=announcement.id)
+            self._failed_at[announcement.id] = asyncio.get_running_loop().time()
+        finally:
+            self.fanouts.pop(announcement.id, None)
+            self.wake.set()

@@ -1,0 +1,205 @@
+"""Services: what the HTTP API and the CLI can ask of thongbao, in one place.
+
+Both front ends call these methods; neither touches the store directly, so the rules
+(validation, idempotency, roles) are written once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from dispatcher.clock import Clock
+from dispatcher.contacts import validate_areas, validate_contacts
+from dispatcher.errors import InvalidRequestError
+from dispatcher.events import StatusChange
+from dispatcher.keys import Role, hash_token, new_token
+from dispatcher.metrics import Metrics
+from dispatcher.registry import ChannelRegistry
+from dispatcher.render import template_problems
+from dispatcher.store.base import ApiKey, ImportReport, Page, Store
+from schemas import (
+    Announcement,
+    AnnouncementIn,
+    AnnouncementStatus,
+    Delivery,
+    DeliveryStatus,
+    ReceiptIn,
+)
+
+ChangeListener = Callable[[Sequence[StatusChange]], Any]
+
+
+def new_announcement_id(now: float | None = None) -> str:
+    """Time-ordered id: 12 hex digits of milliseconds, then 10 random hex digits."""
+    millis = int((now if now is not None else time.time()) * 1000)
+    return f"{millis:012x}{secrets.token_hex(5)}"
+
+
+def request_hash(data: AnnouncementIn) -> str:
+    """A stable hash of the request body, to spot an Idempotency-Key reused for another body."""
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+
+
+class Services:
+    """The operations of thongbao, over a store and the registered channels.
+
+    Args:
+        store: an opened store.
+        registry: the registered channels (announcements may only name these).
+        clock: the time source.
+        wake: called after something was queued, so in-process workers look at once.
+        on_changes: called with status changes that a service call made (receipts).
+        metrics: where receipts are counted.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        registry: ChannelRegistry,
+        clock: Clock | None = None,
+        wake: Callable[[], None] | None = None,
+        on_changes: ChangeListener | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock or Clock()
+        self._wake = wake or (lambda: None)
+        self._on_changes = on_changes
+        self._metrics = metrics
+
+    # -- announcements ---------------------------------------------------------------------
+    def check_announcement(self, data: AnnouncementIn) -> None:
+        """Raise ``InvalidRequestError`` for unknown channels or broken templates."""
+        problems: list[dict[str, object]] = []
+        for index, channel in enumerate(data.channels):
+            if channel not in self.registry:
+                problems.append(
+                    {
+                        "loc": ["channels", index],
+                        "msg": f"no channel named {channel!r}; "
+                        f"registered channels: {', '.join(self.registry.names())}",
+                    }
+                )
+        problems.extend(template_problems(data))
+        if problems:
+            raise InvalidRequestError("the announcement cannot be sent as written", problems)
+
+    async def create_announcement(
+        self,
+        data: AnnouncementIn,
+        *,
+        key: ApiKey | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Announcement, bool]:
+        """Validate and store an announcement; returns it and whether it is new.
+
+        With ``idempotency_key``, a repeat by the same key owner returns the first one.
+        """
+        self.check_announcement(data)
+        now = self.clock.now()
+        idem = None
+        if idempotency_key:
+            owner = key.id if key else "cli"
+            idem = (owner, idempotency_key, request_hash(data))
+        announcement_id, created = await self.store.create_announcement(
+            new_announcement_id(now.timestamp()),
+            data,
+            created_by=key.name if key else None,
+            now=now,
+            idempotency=idem,
+        )
+        if created:
+            self._wake()
+        return await self.store.get_announcement(announcement_id), created
+
+    async def get_announcement(self, announcement_id: str) -> Announcement:
+        """The announcement and its counts; ``NotFoundError`` if none."""
+        return await self.store.get_announcement(announcement_id)
+
+    async def list_announcements(
+        self, *, status: AnnouncementStatus | None = None, after: str | None = None, limit: int = 50
+    ) -> Page[Announcement]:
+        """Announcements, newest first."""
+        return await self.store.list_announcements(status=status, after=after, limit=limit)
+
+    async def cancel_announcement(self, announcement_id: str) -> Announcement:
+        """Stop what has not gone out; what was sent stays sent."""
+        await self.store.cancel_announcement(announcement_id, self.clock.now())
+        return await self.store.get_announcement(announcement_id)
+
+    # -- deliveries ------------------------------------------------------------------------
+    async def list_deliveries(
+        self,
+        announcement_id: str,
+        *,
+        status: DeliveryStatus | None = None,
+        channel: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> Page[Delivery]:
+        """An announcement's deliveries, filtered, a page at a time."""
+        await self.store.get_announcement(announcement_id)
+        return await self.store.list_deliveries(
+            announcement_id, status=status, channel=channel, after=after, limit=limit
+        )
+
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        """One delivery with its attempts and receipts."""
+        return await self.store.get_delivery(delivery_id)
+
+    # -- receipts (also the ReceiptSink handed to channels) ---------------------------------
+    async def submit(self, receipts: Sequence[ReceiptIn]) -> list[bool]:
+        """Store and apply receipts; returns per receipt whether it changed a delivery."""
+        if not receipts:
+            return []
+        applied, changes = await self.store.add_receipts(receipts, self.clock.now())
+        if self._metrics is not None:
+            for receipt, moved in zip(receipts, applied, strict=True):
+                self._metrics.receipts(receipt.channel, moved)
+        if changes and self._on_changes is not None:
+            result = self._on_changes(changes)
+            if hasattr(result, "__await__"):
+                await result
+        return applied
+
+    # -- directory -------------------------------------------------------------------------
+    async def import_contacts(self, rows: Iterable[Mapping[str, Any]]) -> ImportReport:
+        """Validate every row; write all of them only when none is bad."""
+        contacts, errors = validate_contacts(rows)
+        if errors:
+            return ImportReport(accepted=0, errors=errors)
+        await self.store.upsert_contacts(contacts, self.clock.now())
+        return ImportReport(accepted=len(contacts))
+
+    async def import_areas(self, rows: Iterable[Mapping[str, Any]]) -> ImportReport:
+        """Validate every area row; write all of them only when none is bad."""
+        areas, errors = validate_areas(rows)
+        if errors:
+            return ImportReport(accepted=0, errors=errors)
+        await self.store.upsert_areas(areas)
+        return ImportReport(accepted=len(areas))
+
+    # -- keys ------------------------------------------------------------------------------
+    async def create_api_key(self, role: Role, name: str = "") -> tuple[ApiKey, str]:
+        """Make a key; returns it and its token, which is shown this once and never stored."""
+        token = new_token()
+        key = ApiKey(
+            id=secrets.token_hex(8),
+            name=name or f"{role.value}-key",
+            role=role.value,
+            created_at=self.clock.now(),
+        )
+        await self.store.add_api_key(key, hash_token(token))
+        return key, token
+
+    async def authenticate(self, token: str) -> ApiKey | None:
+        """The live key for a bearer token, or None."""
+        key = await self.store.find_api_key(hash_token(token))
+        if key is None or key.revoked:
+            return None
+        return key

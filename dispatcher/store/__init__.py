@@ -1,0 +1,27 @@
+"""Storage: one interface (:class:`Store`), an SQLite implementation for the embedded default."""
+
+from __future__ import annotations
+
+from dispatcher.store.base import (
+    ApiKey,
+    ClaimedDelivery,
+    IdempotencyConflictError,
+    ImportReport,
+    NewDelivery,
+    Outcome,
+    Page,
+    Store,
+)
+from dispatcher.store.sqlite import SQLiteStore
+
+__all__ = [
+    "ApiKey",
+    "ClaimedDelivery",
+    "IdempotencyConflictError",
+    "ImportReport",
+    "NewDelivery",
+    "Outcome",
+    "Page",
+    "SQLiteStore",
+    "Store",
+]

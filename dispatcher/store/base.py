@@ -1,0 +1,320 @@
+"""The Store interface every storage backend implements, and the records it trades in.
+
+Times cross this interface as timezone-aware ``datetime``; backends keep them as they like.
+Every state change of a delivery is fenced: it names the state (and, for claimed rows, the
+lease token) it expects, and does nothing when the row has moved on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from dispatcher.errors import DispatcherError
+from dispatcher.events import StatusChange
+from schemas import (
+    Announcement,
+    AnnouncementIn,
+    AnnouncementStatus,
+    Area,
+    Attempt,
+    Audience,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    FailureKind,
+    Priority,
+    ReceiptIn,
+)
+
+T = TypeVar("T")
+
+
+class IdempotencyConflictError(DispatcherError):
+    """This Idempotency-Key was already used with a different request body."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as stored: only the hash of its token is kept."""
+
+    id: str
+    name: str
+    role: str
+    created_at: datetime
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing; pass ``next_cursor`` back to get the next."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: rows taken, and per bad row its number and what is wrong."""
+
+    accepted: int
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row was refused (and so every row was written)."""
+        return not self.errors
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery fan-out wants to exist; ``(announcement_id, channel, address)`` is unique."""
+
+    announcement_id: str
+    channel: str
+    address: str
+    priority: Priority
+    due_at: datetime
+    contact_id: str | None = None
+    status: DeliveryStatus = DeliveryStatus.QUEUED
+    reason: str | None = None
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery handed to a worker under a lease, with what is needed to render it.
+
+    ``attempt`` is the number this send will have (1 for the first). ``unknown`` is True when
+    the previous holder's lease ran out mid-send, so the provider may already have it.
+    """
+
+    id: str
+    announcement_id: str
+    channel: str
+    address: str
+    contact_id: str | None
+    attempt: int
+    lease_token: str
+    unknown: bool
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one attempt, to be written back (fenced by ``lease_token``).
+
+    ``status`` is where the delivery goes: ``sent``, ``retry_wait`` (with ``retry_at``),
+    ``failed`` or ``queued`` (released untried, e.g. at shutdown; the attempt is not counted).
+    """
+
+    delivery_id: str
+    lease_token: str
+    status: DeliveryStatus
+    attempt: Attempt | None
+    provider_id: str | None = None
+    provider_code: str | None = None
+    reason: str | None = None
+    failure_kind: FailureKind | None = None
+    retry_at: datetime | None = None
+
+
+class Store(ABC):
+    """Durable state of thongbao. One instance per process; safe for concurrent tasks."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close connections. Safe to call twice."""
+
+    @abstractmethod
+    async def ping(self) -> bool:
+        """True when the store answers (for ``/readyz``)."""
+
+    # -- API keys --------------------------------------------------------------------------
+    @abstractmethod
+    async def add_api_key(self, key: ApiKey, token_hash: str) -> None:
+        """Store a new key under the hash of its token."""
+
+    @abstractmethod
+    async def find_api_key(self, token_hash: str) -> ApiKey | None:
+        """The key whose token hashes to ``token_hash``, or None."""
+
+    # -- announcements ---------------------------------------------------------------------
+    @abstractmethod
+    async def create_announcement(
+        self,
+        announcement_id: str,
+        data: AnnouncementIn,
+        *,
+        created_by: str | None,
+        now: datetime,
+        idempotency: tuple[str, str, str] | None = None,
+    ) -> tuple[str, bool]:
+        """Store an announcement as ``scheduled``.
+
+        ``idempotency`` is ``(key owner, Idempotency-Key, request hash)``: when the owner used
+        that key before, nothing is stored and the first announcement's id is returned with
+        ``False``; a different request hash raises :class:`IdempotencyConflictError`.
+
+        Returns:
+            ``(announcement id, created)``.
+        """
+
+    @abstractmethod
+    async def get_announcement(self, announcement_id: str) -> Announcement:
+        """The announcement with its per-channel counts; ``NotFoundError`` if none."""
+
+    @abstractmethod
+    async def list_announcements(
+        self, *, status: AnnouncementStatus | None, after: str | None, limit: int
+    ) -> Page[Announcement]:
+        """Announcements, newest first, without counts."""
+
+    @abstractmethod
+    async def announcements_to_release(self, now: datetime, limit: int) -> list[Announcement]:
+        """``scheduled`` ones whose ``send_at`` has come, and ``fanning_out`` ones (to resume)."""
+
+    @abstractmethod
+    async def get_announcements(self, ids: Sequence[str]) -> dict[str, Announcement]:
+        """Announcements by id, without counts (for rendering); missing ids are left out."""
+
+    @abstractmethod
+    async def set_announcement_status(
+        self,
+        announcement_id: str,
+        expected: Sequence[AnnouncementStatus],
+        status: AnnouncementStatus,
+        now: datetime,
+    ) -> bool:
+        """Move an announcement on if it is in one of ``expected``; False if it was not."""
+
+    @abstractmethod
+    async def fanout_cursor(self, announcement_id: str) -> str | None:
+        """Where an interrupted fan-out stopped (None: at the start)."""
+
+    @abstractmethod
+    async def add_deliveries(
+        self, deliveries: Sequence[NewDelivery], *, announcement_id: str, cursor: str | None
+    ) -> int:
+        """Insert deliveries, ignoring ones that exist, and save the fan-out cursor (None leaves
+        it as it is), in one transaction. Nothing is inserted unless the announcement is
+        fanning out, sending or completed (a completed one goes back to sending: a fallback
+        step reopened it). Returns how many were new."""
+
+    @abstractmethod
+    async def cancel_announcement(self, announcement_id: str, now: datetime) -> int:
+        """Cancel it and every delivery that has not gone out; returns deliveries cancelled.
+
+        ``NotFoundError`` if there is no such announcement; a finished one is left as it is
+        and 0 returned.
+        """
+
+    @abstractmethod
+    async def expire(self, now: datetime) -> list[StatusChange]:
+        """Expire open deliveries (and announcements) whose ``expires_at`` has passed."""
+
+    @abstractmethod
+    async def complete_finished(self, now: datetime) -> list[str]:
+        """Mark ``sending`` announcements with no open delivery ``completed``; return their ids."""
+
+    # -- contacts and areas ----------------------------------------------------------------
+    @abstractmethod
+    async def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> int:
+        """Insert or replace contacts by id, all in one transaction."""
+
+    @abstractmethod
+    async def upsert_areas(self, areas: Sequence[Area]) -> int:
+        """Insert or replace areas by code, all in one transaction."""
+
+    @abstractmethod
+    async def audience_batch(
+        self, audience: Audience, *, after: str | None, limit: int
+    ) -> list[Contact]:
+        """Contacts matching ``audience`` (areas include their sub-areas), ordered by id,
+        with id greater than ``after``; exclusions already applied."""
+
+    @abstractmethod
+    async def get_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
+        """Contacts by id; missing ids are left out."""
+
+    # -- the queue -------------------------------------------------------------------------
+    @abstractmethod
+    async def claim(
+        self,
+        channel: str,
+        *,
+        limit: int,
+        now: datetime,
+        lease_seconds: float,
+        repeatable: bool = True,
+    ) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
+        """Lease up to ``limit`` due deliveries of ``channel``, highest priority first.
+
+        Due means ``queued`` or ``retry_wait`` with ``due_at <= now``. A ``sending`` row whose
+        lease expired lost its holder mid-send: an ``unknown`` attempt is recorded for it and
+        it is due again when ``repeatable``, else it fails (technical, outcome unknown).
+        Each claimed row moves to ``sending`` with a fresh lease token.
+
+        Returns:
+            the claimed deliveries, and the status changes of rows failed as unknown.
+        """
+
+    @abstractmethod
+    async def renew_leases(self, lease_tokens: Sequence[str], until: datetime) -> int:
+        """Extend the leases still held under these tokens; returns rows renewed."""
+
+    @abstractmethod
+    async def record_outcomes(
+        self, outcomes: Sequence[Outcome], now: datetime
+    ) -> list[StatusChange]:
+        """Write attempts and move deliveries on, in one transaction, each fenced by its lease
+        token; applies receipts that arrived before the send was recorded. Returns the changes
+        actually made."""
+
+    @abstractmethod
+    async def next_due(self, channel: str) -> datetime | None:
+        """When the next delivery of ``channel`` falls due (a lease expiry counts)."""
+
+    @abstractmethod
+    async def has_due_work(self, now: datetime) -> bool:
+        """True while an announcement is due for release or fanning out, a delivery is due
+        (``queued``/``retry_wait`` with ``due_at <= now``) or a delivery is ``sending``."""
+
+    # -- receipts --------------------------------------------------------------------------
+    @abstractmethod
+    async def add_receipts(
+        self, receipts: Sequence[ReceiptIn], now: datetime
+    ) -> tuple[list[bool], list[StatusChange]]:
+        """Store receipts and apply them: status only moves forward (``sent → delivered`` or
+        ``sent → failed``), a repeat changes nothing. A receipt for an unknown provider id is
+        kept and applied when the send is recorded. Returns per receipt whether it changed a
+        delivery, and the changes."""
+
+    # -- reading ---------------------------------------------------------------------------
+    @abstractmethod
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        """A delivery with every attempt and receipt; ``NotFoundError`` if none."""
+
+    @abstractmethod
+    async def list_deliveries(
+        self,
+        announcement_id: str,
+        *,
+        status: DeliveryStatus | None,
+        channel: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Delivery]:
+        """Deliveries of an announcement in id order, without attempts and receipts."""
+
+    @abstractmethod
+    async def status_totals(self) -> dict[tuple[str, str], int]:
+        """Deliveries per (channel, status), over all announcements (for metrics)."""

@@ -1,0 +1,168 @@
+"""SQLite schema migrations: an ordered list of named functions, recorded in ``_migrations``.
+
+Add a migration by appending ``m00N_what_it_does``; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+_M001 = """
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE TABLE announcements (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    status TEXT NOT NULL,
+    priority_rank INTEGER NOT NULL,
+    send_at REAL,
+    expires_at REAL,
+    created_at REAL NOT NULL,
+    released_at REAL,
+    finished_at REAL,
+    created_by TEXT,
+    fanout_cursor TEXT
+);
+CREATE INDEX announcements_release ON announcements (status, send_at);
+CREATE TABLE idempotency (
+    owner TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    announcement_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (owner, key)
+);
+CREATE TABLE areas (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    parent_code TEXT
+);
+CREATE INDEX areas_parent ON areas (parent_code);
+CREATE TABLE contacts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    area_code TEXT,
+    language TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    addresses TEXT NOT NULL,
+    opt_outs TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX contacts_area ON contacts (area_code, id);
+CREATE TABLE contact_tags (
+    tag TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    PRIMARY KEY (tag, contact_id)
+) WITHOUT ROWID;
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    announcement_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    contact_id TEXT,
+    status TEXT NOT NULL,
+    priority_rank INTEGER NOT NULL,
+    due_at REAL NOT NULL,
+    step INTEGER NOT NULL DEFAULT 0,
+    attempt_count INTEGER NOT NULL DEFAULT 0,
+    unknown_count INTEGER NOT NULL DEFAULT 0,
+    lease_token TEXT,
+    lease_expires REAL,
+    failure_kind TEXT,
+    reason TEXT,
+    provider_id TEXT,
+    provider_code TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (announcement_id, channel, address)
+);
+CREATE INDEX deliveries_due ON deliveries (channel, priority_rank, due_at)
+    WHERE status IN ('queued', 'retry_wait');
+CREATE INDEX deliveries_lease ON deliveries (channel, lease_expires) WHERE status = 'sending';
+CREATE INDEX deliveries_provider ON deliveries (channel, provider_id)
+    WHERE provider_id IS NOT NULL;
+CREATE INDEX deliveries_announcement ON deliveries (announcement_id, status);
+CREATE TABLE attempts (
+    delivery_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    latency_ms REAL,
+    provider_id TEXT,
+    provider_code TEXT,
+    reason TEXT,
+    retry_at REAL,
+    PRIMARY KEY (delivery_id, number)
+) WITHOUT ROWID;
+CREATE TABLE receipts (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    occurred_at REAL,
+    provider_code TEXT,
+    detail TEXT,
+    received_at REAL NOT NULL,
+    delivery_id INTEGER,
+    applied INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX receipts_unmatched ON receipts (channel, provider_id) WHERE delivery_id IS NULL;
+CREATE INDEX receipts_delivery ON receipts (delivery_id);
+"""
+
+
+async def _run(db: aiosqlite.Connection, script: str) -> None:
+    # executescript() commits on its own; statements run one by one stay in our transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            await db.execute(statement)
+
+
+async def m001_initial(db: aiosqlite.Connection) -> None:
+    """Keys, announcements, directory, deliveries, attempts, receipts."""
+    await _run(db, _M001)
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+async def migrate(db: aiosqlite.Connection) -> list[str]:
+    """Apply every migration not yet recorded; returns the names applied.
+
+    Each migration runs in its own transaction with its record, so a crash leaves the
+    database at a known version.
+    """
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    await db.commit()
+    async with db.execute("SELECT name FROM _migrations") as cur:
+        done = {row[0] for row in await cur.fetchall()}
+    applied = []
+    for migration in MIGRATIONS:
+        name = migration.__name__
+        if name in done:
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await migration(db)
+            await db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,)
+            )
+            await db.commit()
+        except Exception:
+            await db.rollback()
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,577 @@
+"""SQLiteStore: the embedded default store (aiosqlite, WAL, one writer connection).
+
+Writes go through one connection, each in a ``BEGIN IMMEDIATE`` transaction, so two
+processes on one file queue for the write lock instead of failing half-way. Reads use a
+second connection and so never wait behind a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.events import StatusChange
+from dispatcher.store import sqlite_queue as queue
+from dispatcher.store import sqlite_rows as rows
+from dispatcher.store.base import (
+    ApiKey,
+    ClaimedDelivery,
+    IdempotencyConflictError,
+    NewDelivery,
+    Outcome,
+    Page,
+    Store,
+)
+from dispatcher.store.migrations import migrate
+from dispatcher.store.sqlite_audience import audience_query
+from schemas import (
+    Announcement,
+    AnnouncementIn,
+    AnnouncementStatus,
+    Area,
+    Audience,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    ReceiptIn,
+)
+
+_OPEN_ANNOUNCEMENT = ("scheduled", "fanning_out", "sending")
+
+
+class SQLiteStore(Store):
+    """The store in one SQLite file (or ``":memory:"`` for tests).
+
+    Args:
+        path: the database file; created with its folder if missing.
+        busy_timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        self._busy_ms = int(busy_timeout * 1000)
+        self._db: aiosqlite.Connection | None = None
+        self._rdb: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def _memory(self) -> bool:
+        return self.path == ":memory:" or self.path.startswith("file::memory:")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        if not self._memory:
+            await db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
+            await db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    async def open(self) -> None:
+        """Open the file, apply migrations and open the read connection."""
+        if self._db is not None:
+            return
+        if not self._memory:
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._db = await self._connect()
+        async with self._lock:
+            await migrate(self._db)
+        self._rdb = self._db if self._memory else await self._connect()
+
+    async def close(self) -> None:
+        """Close both connections; safe to call twice."""
+        db, rdb = self._db, self._rdb
+        self._db = self._rdb = None
+        if rdb is not None and rdb is not db:
+            await rdb.close()
+        if db is not None:
+            await db.close()
+
+    async def ping(self) -> bool:
+        """True when a trivial query answers."""
+        try:
+            await self._fetchone("SELECT 1")
+        except (DispatcherError, aiosqlite.Error):
+            return False
+        return True
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _writer(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise DispatcherError("the store is not open: call await store.open() first")
+        return self._db
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        db = self._writer()
+        async with self._lock:
+            await db.execute("BEGIN IMMEDIATE")
+            done = False
+            try:
+                yield db
+                await db.execute("COMMIT")
+                done = True
+            finally:
+                if not done:
+                    # Shielded: a cancelled writer must still leave the connection usable.
+                    await asyncio.shield(_rollback(db))
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        if self._rdb is None:
+            raise DispatcherError("the store is not open: call await store.open() first")
+        if self._memory:
+            async with self._lock:
+                async with self._rdb.execute(sql, params) as cur:
+                    return list(await cur.fetchall())
+        async with self._rdb.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        found = await self._fetchall(sql, params)
+        return found[0] if found else None
+
+    # -- API keys --------------------------------------------------------------------------
+    async def add_api_key(self, key: ApiKey, token_hash: str) -> None:
+        """Store a new key under the hash of its token."""
+        async with self._write() as db:
+            await db.execute(
+                "INSERT INTO api_keys (id, name, role, token_hash, created_at) VALUES (?,?,?,?,?)",
+                (key.id, key.name, key.role, token_hash, rows.ts(key.created_at)),
+            )
+
+    async def find_api_key(self, token_hash: str) -> ApiKey | None:
+        """The key whose token hashes to ``token_hash``, or None."""
+        row = await self._fetchone(
+            "SELECT id, name, role, created_at, revoked_at FROM api_keys WHERE token_hash = ?",
+            (token_hash,),
+        )
+        if row is None:
+            return None
+        return ApiKey(
+            id=row["id"],
+            name=row["name"],
+            role=row["role"],
+            created_at=rows.dt_req(row["created_at"]),
+            revoked=row["revoked_at"] is not None,
+        )
+
+    # -- announcements ---------------------------------------------------------------------
+    async def create_announcement(
+        self,
+        announcement_id: str,
+        data: AnnouncementIn,
+        *,
+        created_by: str | None,
+        now: datetime,
+        idempotency: tuple[str, str, str] | None = None,
+    ) -> tuple[str, bool]:
+        """Store an announcement as ``scheduled`` (see :meth:`Store.create_announcement`)."""
+        async with self._write() as db:
+            if idempotency is not None:
+                owner, key, digest = idempotency
+                async with db.execute(
+                    "SELECT request_hash, announcement_id FROM idempotency "
+                    "WHERE owner = ? AND key = ?",
+                    (owner, key),
+                ) as cur:
+                    seen = await cur.fetchone()
+                if seen is not None:
+                    if seen["request_hash"] != digest:
+                        raise IdempotencyConflictError(
+                            f"Idempotency-Key {key!r} was used for a different request: "
+                            "use a new key for a new announcement"
+                        )
+                    return str(seen["announcement_id"]), False
+                await db.execute(
+                    "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?)",
+                    (owner, key, digest, announcement_id, rows.ts(now)),
+                )
+            await db.execute(
+                "INSERT INTO announcements (id, data, status, priority_rank, send_at, expires_at, "
+                "created_at, created_by) VALUES (?, ?, 'scheduled', ?, ?, ?, ?, ?)",
+                (
+                    announcement_id,
+                    data.model_dump_json(),
+                    data.priority.rank,
+                    rows.ts(data.send_at or now),
+                    rows.ts(data.expires_at),
+                    rows.ts(now),
+                    created_by,
+                ),
+            )
+        return announcement_id, True
+
+    async def get_announcement(self, announcement_id: str) -> Announcement:
+        """The announcement with its per-channel counts."""
+        row = await self._fetchone(
+            f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements WHERE id = ?",
+            (announcement_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no announcement {announcement_id!r}")
+        counts: dict[str, dict[str, int]] = {}
+        for c in await self._fetchall(
+            "SELECT channel, status, count(*) AS n FROM deliveries WHERE announcement_id = ? "
+            "GROUP BY channel, status",
+            (announcement_id,),
+        ):
+            counts.setdefault(c["channel"], {})[c["status"]] = c["n"]
+        return rows.announcement(row, counts)
+
+    async def get_announcements(self, ids: Sequence[str]) -> dict[str, Announcement]:
+        """Announcements by id, without counts."""
+        if not ids:
+            return {}
+        found = await self._fetchall(
+            f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        )
+        return {row["id"]: rows.announcement(row) for row in found}
+
+    async def list_announcements(
+        self, *, status: AnnouncementStatus | None, after: str | None, limit: int
+    ) -> Page[Announcement]:
+        """Announcements, newest first (ids are time-ordered)."""
+        found = await self._fetchall(
+            f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements "
+            "WHERE (:status IS NULL OR status = :status) AND (:after IS NULL OR id < :after) "
+            "ORDER BY id DESC LIMIT :limit",
+            {"status": status, "after": after, "limit": limit + 1},
+        )
+        items = [rows.announcement(row) for row in found[:limit]]
+        return Page(items, items[-1].id if len(found) > limit else None)
+
+    async def announcements_to_release(self, now: datetime, limit: int) -> list[Announcement]:
+        """Scheduled ones whose time has come, and interrupted fan-outs."""
+        found = await self._fetchall(
+            f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements "
+            "WHERE (status = 'scheduled' AND send_at <= ?) OR status = 'fanning_out' "
+            "ORDER BY priority_rank, send_at LIMIT ?",
+            (rows.ts(now), limit),
+        )
+        return [rows.announcement(row) for row in found]
+
+    async def set_announcement_status(
+        self,
+        announcement_id: str,
+        expected: Sequence[AnnouncementStatus],
+        status: AnnouncementStatus,
+        now: datetime,
+    ) -> bool:
+        """Move an announcement on if it is in one of ``expected``."""
+        stamp = {
+            AnnouncementStatus.FANNING_OUT: "released_at",
+            AnnouncementStatus.COMPLETED: "finished_at",
+            AnnouncementStatus.CANCELLED: "finished_at",
+            AnnouncementStatus.EXPIRED: "finished_at",
+        }.get(status)
+        extra = f", {stamp} = coalesce({stamp}, :now)" if stamp else ""
+        async with self._write() as db:
+            cur = await db.execute(
+                f"UPDATE announcements SET status = :status{extra} WHERE id = :id "
+                "AND status IN (SELECT value FROM json_each(:expected))",
+                {
+                    "status": status.value,
+                    "now": rows.ts(now),
+                    "id": announcement_id,
+                    "expected": json.dumps([s.value for s in expected]),
+                },
+            )
+            return cur.rowcount == 1
+
+    async def fanout_cursor(self, announcement_id: str) -> str | None:
+        """Where an interrupted fan-out stopped."""
+        row = await self._fetchone(
+            "SELECT fanout_cursor FROM announcements WHERE id = ?", (announcement_id,)
+        )
+        return None if row is None else row["fanout_cursor"]
+
+    async def add_deliveries(
+        self, deliveries: Sequence[NewDelivery], *, announcement_id: str, cursor: str | None
+    ) -> int:
+        """Insert deliveries (ignoring existing ones) and save the cursor, atomically.
+
+        Nothing is inserted once the announcement is no longer fanning out or sending (it was
+        cancelled or expired meanwhile).
+        """
+        async with self._write() as db:
+            async with db.execute(
+                "SELECT status FROM announcements WHERE id = ?", (announcement_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None or row["status"] not in ("fanning_out", "sending", "completed"):
+                return 0
+            if row["status"] == "completed":
+                await db.execute(
+                    "UPDATE announcements SET status = 'sending', finished_at = NULL WHERE id = ?",
+                    (announcement_id,),
+                )
+            before = db.total_changes
+            await db.executemany(
+                "INSERT OR IGNORE INTO deliveries (announcement_id, channel, address, contact_id, "
+                "status, priority_rank, due_at, step, reason, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [queue.new_delivery_params(d) for d in deliveries],
+            )
+            inserted = db.total_changes - before
+            if cursor is not None:
+                await db.execute(
+                    "UPDATE announcements SET fanout_cursor = ? WHERE id = ?",
+                    (cursor, announcement_id),
+                )
+            return inserted
+
+    async def cancel_announcement(self, announcement_id: str, now: datetime) -> int:
+        """Cancel the announcement and its deliveries that have not gone out."""
+        async with self._write() as db:
+            async with db.execute(
+                "SELECT status FROM announcements WHERE id = ?", (announcement_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise NotFoundError(f"no announcement {announcement_id!r}")
+            if row["status"] not in _OPEN_ANNOUNCEMENT:
+                return 0
+            await db.execute(
+                "UPDATE announcements SET status = 'cancelled', finished_at = ? WHERE id = ?",
+                (rows.ts(now), announcement_id),
+            )
+            cur = await db.execute(
+                "UPDATE deliveries SET status = 'cancelled', updated_at = ?, "
+                "reason = 'announcement cancelled' "
+                "WHERE announcement_id = ? AND status IN ('queued', 'retry_wait')",
+                (rows.ts(now), announcement_id),
+            )
+            return cur.rowcount
+
+    async def expire(self, now: datetime) -> list[StatusChange]:
+        """Expire open deliveries and announcements past ``expires_at``."""
+        async with self._write() as db:
+            return await queue.expire(db, rows.ts(now) or 0.0)
+
+    async def complete_finished(self, now: datetime) -> list[str]:
+        """Complete ``sending`` announcements that have no open delivery left."""
+        async with self._write() as db:
+            async with db.execute(
+                "UPDATE announcements SET status = 'completed', finished_at = ? "
+                "WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d "
+                "WHERE d.announcement_id = announcements.id "
+                "AND d.status IN ('queued', 'sending', 'retry_wait')) RETURNING id",
+                (rows.ts(now),),
+            ) as cur:
+                return [row["id"] for row in await cur.fetchall()]
+
+    # -- contacts and areas ----------------------------------------------------------------
+    async def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> int:
+        """Insert or replace contacts by id, in one transaction."""
+        stamp = rows.ts(now)
+        async with self._write() as db:
+            await db.executemany(
+                "INSERT INTO contacts (id, name, area_code, language, tags, addresses, opt_outs, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+                "area_code = excluded.area_code, language = excluded.language, "
+                "tags = excluded.tags, addresses = excluded.addresses, "
+                "opt_outs = excluded.opt_outs, updated_at = excluded.updated_at",
+                [
+                    (
+                        c.id,
+                        c.name,
+                        c.area_code,
+                        c.language,
+                        json.dumps(c.tags, ensure_ascii=False),
+                        json.dumps(c.addresses, ensure_ascii=False),
+                        json.dumps(c.opt_outs),
+                        stamp,
+                        stamp,
+                    )
+                    for c in contacts
+                ],
+            )
+            await db.executemany(
+                "DELETE FROM contact_tags WHERE contact_id = ?", [(c.id,) for c in contacts]
+            )
+            await db.executemany(
+                "INSERT OR IGNORE INTO contact_tags (tag, contact_id) VALUES (?, ?)",
+                [(tag, c.id) for c in contacts for tag in c.tags],
+            )
+        return len(contacts)
+
+    async def upsert_areas(self, areas: Sequence[Area]) -> int:
+        """Insert or replace areas by code, in one transaction."""
+        async with self._write() as db:
+            await db.executemany(
+                "INSERT INTO areas (code, name, parent_code) VALUES (?, ?, ?) "
+                "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
+                "parent_code = excluded.parent_code",
+                [(a.code, a.name, a.parent_code) for a in areas],
+            )
+        return len(areas)
+
+    async def audience_batch(
+        self, audience: Audience, *, after: str | None, limit: int
+    ) -> list[Contact]:
+        """Contacts matching ``audience``, by id, after ``after``."""
+        sql, params = audience_query(audience, after=after, limit=limit)
+        return [rows.contact(row) for row in await self._fetchall(sql, params)]
+
+    async def get_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
+        """Contacts by id."""
+        if not ids:
+            return {}
+        found = await self._fetchall(
+            f"SELECT {rows.CONTACT_COLUMNS} FROM contacts "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        )
+        return {row["id"]: rows.contact(row) for row in found}
+
+    # -- the queue -------------------------------------------------------------------------
+    async def claim(
+        self,
+        channel: str,
+        *,
+        limit: int,
+        now: datetime,
+        lease_seconds: float,
+        repeatable: bool = True,
+    ) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
+        """Lease due deliveries of ``channel`` (see :meth:`Store.claim`)."""
+        async with self._write() as db:
+            return await queue.claim(
+                db, channel, limit=limit, now=now.timestamp(), lease_seconds=lease_seconds,
+                repeatable=repeatable,
+            )
+
+    async def renew_leases(self, lease_tokens: Sequence[str], until: datetime) -> int:
+        """Extend leases still held under these tokens."""
+        if not lease_tokens:
+            return 0
+        async with self._write() as db:
+            cur = await db.execute(
+                "UPDATE deliveries SET lease_expires = ? WHERE status = 'sending' "
+                "AND lease_token IN (SELECT value FROM json_each(?))",
+                (until.timestamp(), json.dumps(list(lease_tokens))),
+            )
+            return cur.rowcount
+
+    async def record_outcomes(
+        self, outcomes: Sequence[Outcome], now: datetime
+    ) -> list[StatusChange]:
+        """Write attempts and move deliveries on, fenced by lease token."""
+        if not outcomes:
+            return []
+        async with self._write() as db:
+            return await queue.record_outcomes(db, outcomes, now.timestamp())
+
+    async def next_due(self, channel: str) -> datetime | None:
+        """When the next delivery of ``channel`` falls due."""
+        row = await self._fetchone(
+            "SELECT min(t) AS t FROM ("
+            "SELECT min(due_at) AS t FROM deliveries WHERE channel = :c "
+            "AND status IN ('queued', 'retry_wait') "
+            "UNION ALL SELECT min(lease_expires) FROM deliveries WHERE channel = :c "
+            "AND status = 'sending')",
+            {"c": channel},
+        )
+        return rows.dt(row["t"]) if row is not None else None
+
+    async def has_due_work(self, now: datetime) -> bool:
+        """True while something is due for release, fan-out or sending, or is being sent."""
+        row = await self._fetchone(
+            "SELECT EXISTS (SELECT 1 FROM announcements WHERE status = 'fanning_out' "
+            "OR (status = 'scheduled' AND send_at <= :now)) "
+            "OR EXISTS (SELECT 1 FROM deliveries WHERE status IN ('queued', 'retry_wait') "
+            "AND due_at <= :now) "
+            "OR EXISTS (SELECT 1 FROM deliveries WHERE status = 'sending') AS busy",
+            {"now": now.timestamp()},
+        )
+        return bool(row["busy"])
+
+    # -- receipts --------------------------------------------------------------------------
+    async def add_receipts(
+        self, receipts: Sequence[ReceiptIn], now: datetime
+    ) -> tuple[list[bool], list[StatusChange]]:
+        """Store receipts and apply those that move a delivery forward."""
+        if not receipts:
+            return [], []
+        async with self._write() as db:
+            return await queue.add_receipts(db, receipts, now.timestamp())
+
+    # -- reading ---------------------------------------------------------------------------
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        """A delivery with its attempts and receipts."""
+        key = _delivery_key(delivery_id)
+        row = await self._fetchone(
+            f"SELECT {rows.DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (key,)
+        )
+        if row is None:
+            raise NotFoundError(f"no delivery {delivery_id!r}")
+        attempts = await self._fetchall(
+            "SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number", (key,)
+        )
+        receipts = await self._fetchall(
+            "SELECT * FROM receipts WHERE delivery_id = ? ORDER BY id", (key,)
+        )
+        return rows.delivery(
+            row, [rows.attempt(a) for a in attempts], [rows.receipt(r) for r in receipts]
+        )
+
+    async def list_deliveries(
+        self,
+        announcement_id: str,
+        *,
+        status: DeliveryStatus | None,
+        channel: str | None,
+        after: str | None,
+        limit: int,
+    ) -> Page[Delivery]:
+        """Deliveries of an announcement in id order."""
+        found = await self._fetchall(
+            f"SELECT {rows.DELIVERY_COLUMNS} FROM deliveries WHERE announcement_id = :a "
+            "AND (:status IS NULL OR status = :status) AND (:channel IS NULL OR channel = :channel) "
+            "AND id > :after ORDER BY id LIMIT :limit",
+            {
+                "a": announcement_id,
+                "status": status,
+                "channel": channel,
+                "after": _delivery_key(after) if after else 0,
+                "limit": limit + 1,
+            },
+        )
+        items = [rows.delivery(row) for row in found[:limit]]
+        return Page(items, items[-1].id if len(found) > limit else None)
+
+    async def status_totals(self) -> dict[tuple[str, str], int]:
+        """Deliveries per (channel, status)."""
+        found = await self._fetchall(
+            "SELECT channel, status, count(*) AS n FROM deliveries GROUP BY channel, status"
+        )
+        return {(row["channel"], row["status"]): row["n"] for row in found}
+
+
+async def _rollback(db: aiosqlite.Connection) -> None:
+    await db.execute("ROLLBACK")
+
+
+_MAX_ROWID = 2**63 - 1
+
+
+def _delivery_key(delivery_id: str) -> int:
+    try:
+        key = int(delivery_id)
+    except ValueError:
+        raise NotFoundError(f"no delivery {delivery_id!r}: delivery ids are numbers") from None
+    if not 0 < key <= _MAX_ROWID:
+        raise NotFoundError(f"no delivery {delivery_id!r}")
+    return key

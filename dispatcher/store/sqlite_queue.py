@@ -1,0 +1,325 @@
+"""The queue's write paths on SQLite: claim, outcomes, receipts, expiry.
+
+Each function runs inside a ``BEGIN IMMEDIATE`` transaction opened by the caller, so a
+``SELECT`` followed by an ``UPDATE`` here sees no other writer in between.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+
+from dispatcher.events import StatusChange
+from dispatcher.store import sqlite_rows as rows
+from dispatcher.store.base import ClaimedDelivery, NewDelivery, Outcome
+from schemas import DeliveryStatus, ReceiptIn
+
+_UNKNOWN_REASON = "the worker holding it stopped mid-send: the provider may have it"
+# Receipts may move a delivery from these states to the ones mapped.
+_RECEIPT_MOVES = {
+    "sent": {"delivered", "failed"},
+    "failed": {"delivered"},
+}
+
+
+def new_delivery_params(d: NewDelivery) -> tuple[Any, ...]:
+    """Parameters of the INSERT in ``SQLiteStore.add_deliveries``."""
+    due = d.due_at.timestamp()
+    return (
+        d.announcement_id,
+        d.channel,
+        d.address,
+        d.contact_id,
+        d.status.value,
+        d.priority.rank,
+        due,
+        d.step,
+        d.reason,
+        due,
+        due,
+    )
+
+
+async def _fetchall(db: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
+    async with db.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+async def _reclaim_expired(
+    db: aiosqlite.Connection, channel: str, *, limit: int, now: float, repeatable: bool
+) -> list[StatusChange]:
+    stale = await _fetchall(
+        db,
+        "SELECT id, announcement_id, channel, contact_id, step, attempt_count, updated_at "
+        "FROM deliveries "
+        "WHERE channel = ? AND status = 'sending' AND lease_expires < ? LIMIT ?",
+        (channel, now, limit),
+    )
+    if not stale:
+        return []
+    await db.executemany(
+        "INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, outcome, reason) "
+        "VALUES (?, ?, ?, 'unknown', ?)",
+        [(r["id"], r["attempt_count"], r["updated_at"], _UNKNOWN_REASON) for r in stale],
+    )
+    if repeatable:
+        sql = (
+            "UPDATE deliveries SET status = 'queued', due_at = ?, lease_token = NULL, "
+            "lease_expires = NULL, unknown_count = unknown_count + 1, updated_at = ? WHERE id = ?"
+        )
+        await db.executemany(sql, [(now, now, r["id"]) for r in stale])
+        return []
+    reason = "outcome unknown after a crash, and this channel may not send twice"
+    await db.executemany(
+        "UPDATE deliveries SET status = 'failed', failure_kind = 'technical', reason = ?, "
+        "lease_token = NULL, lease_expires = NULL, unknown_count = unknown_count + 1, "
+        "updated_at = ? WHERE id = ?",
+        [(reason, now, r["id"]) for r in stale],
+    )
+    return [_change(r, DeliveryStatus.FAILED, reason) for r in stale]
+
+
+async def claim(
+    db: aiosqlite.Connection,
+    channel: str,
+    *,
+    limit: int,
+    now: float,
+    lease_seconds: float,
+    repeatable: bool,
+) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
+    """Reclaim expired leases, then lease up to ``limit`` due rows, best priority first."""
+    changes = await _reclaim_expired(db, channel, limit=limit, now=now, repeatable=repeatable)
+    token = secrets.token_hex(8)
+    claimed = await _fetchall(
+        db,
+        "UPDATE deliveries SET status = 'sending', lease_token = :token, lease_expires = :exp, "
+        "attempt_count = attempt_count + 1, updated_at = :now "
+        "WHERE id IN (SELECT id FROM deliveries WHERE channel = :channel "
+        "AND status IN ('queued', 'retry_wait') AND due_at <= :now "
+        "ORDER BY priority_rank, due_at LIMIT :limit) "
+        "RETURNING id, announcement_id, channel, address, contact_id, attempt_count, "
+        "unknown_count, step, priority_rank, due_at",
+        {"token": token, "exp": now + lease_seconds, "now": now, "channel": channel, "limit": limit},
+    )
+    claimed.sort(key=lambda r: (r["priority_rank"], r["due_at"], r["id"]))
+    return [
+        ClaimedDelivery(
+            id=str(r["id"]),
+            announcement_id=r["announcement_id"],
+            channel=r["channel"],
+            address=r["address"],
+            contact_id=r["contact_id"],
+            attempt=r["attempt_count"],
+            lease_token=token,
+            unknown=r["unknown_count"] > 0,
+            step=r["step"],
+        )
+        for r in claimed
+    ], changes
+
+
+async def record_outcomes(
+    db: aiosqlite.Connection, outcomes: Sequence[Outcome], now: float
+) -> list[StatusChange]:
+    """Apply outcomes whose lease is still held; stale ones (lease lost) change nothing."""
+    held = {
+        (str(r["id"]), r["lease_token"]): r
+        for r in await _fetchall(
+            db,
+            "SELECT id, lease_token, announcement_id, channel, contact_id, step FROM deliveries "
+            "WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(o.delivery_id) for o in outcomes]),),
+        )
+    }
+    live = [o for o in outcomes if (o.delivery_id, o.lease_token) in held]
+    if not live:
+        return []
+    await db.executemany(
+        "UPDATE deliveries SET status = ?, provider_id = coalesce(?, provider_id), "
+        "provider_code = ?, reason = ?, failure_kind = ?, due_at = coalesce(?, due_at), "
+        "attempt_count = attempt_count - ?, lease_token = NULL, lease_expires = NULL, "
+        "updated_at = ? WHERE id = ?",
+        [
+            (
+                o.status.value,
+                o.provider_id,
+                o.provider_code,
+                o.reason,
+                o.failure_kind.value if o.failure_kind else None,
+                rows.ts(o.retry_at),
+                0 if o.attempt is not None else 1,
+                now,
+                int(o.delivery_id),
+            )
+            for o in live
+        ],
+    )
+    await db.executemany(
+        "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, outcome, latency_ms, "
+        "provider_id, provider_code, reason, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                int(o.delivery_id),
+                a.number,
+                a.started_at.timestamp(),
+                a.outcome.value,
+                a.latency_ms,
+                a.provider_id,
+                a.provider_code,
+                a.reason,
+                rows.ts(a.retry_at),
+            )
+            for o in live
+            if (a := o.attempt) is not None
+        ],
+    )
+    changes = [_change(held[(o.delivery_id, o.lease_token)], o.status, o.reason) for o in live]
+    early = [(held[(o.delivery_id, o.lease_token)]["channel"], o.provider_id) for o in live
+             if o.status == DeliveryStatus.SENT and o.provider_id]
+    changes.extend(await _apply_early_receipts(db, early, now))
+    return changes
+
+
+def _change(row: Any, status: DeliveryStatus, reason: str | None) -> StatusChange:
+    return StatusChange(
+        str(row["id"]), row["announcement_id"], row["channel"], status, reason,
+        row["contact_id"], row["step"],
+    )
+
+
+async def _apply_early_receipts(
+    db: aiosqlite.Connection, sent: list[tuple[str, str | None]], now: float
+) -> list[StatusChange]:
+    by_channel: dict[str, list[str]] = defaultdict(list)
+    for channel, provider_id in sent:
+        if provider_id:
+            by_channel[channel].append(provider_id)
+    changes: list[StatusChange] = []
+    for channel, ids in by_channel.items():
+        waiting = await _fetchall(
+            db,
+            "SELECT * FROM receipts WHERE delivery_id IS NULL AND channel = ? "
+            "AND provider_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (channel, json.dumps(ids)),
+        )
+        if waiting:
+            changes.extend(await _apply(db, channel, waiting, now))
+    return changes
+
+
+async def add_receipts(
+    db: aiosqlite.Connection, receipts: Sequence[ReceiptIn], now: float
+) -> tuple[list[bool], list[StatusChange]]:
+    """Insert receipts, then apply them per channel; returns applied flags in input order."""
+    first_id = None
+    for r in receipts:
+        cur = await db.execute(
+            "INSERT INTO receipts (channel, provider_id, status, occurred_at, provider_code, "
+            "detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                r.channel,
+                r.provider_id,
+                r.status.value,
+                rows.ts(r.occurred_at),
+                r.provider_code,
+                r.detail,
+                now,
+            ),
+        )
+        first_id = cur.lastrowid if first_id is None else first_id
+    assert first_id is not None
+    stored = await _fetchall(db, "SELECT * FROM receipts WHERE id >= ? ORDER BY id", (first_id,))
+    by_channel: dict[str, list[Any]] = defaultdict(list)
+    for row in stored:
+        by_channel[row["channel"]].append(row)
+    changes: list[StatusChange] = []
+    for channel, group in by_channel.items():
+        changes.extend(await _apply(db, channel, group, now))
+    applied_ids = {
+        r["id"]
+        for r in await _fetchall(
+            db, "SELECT id FROM receipts WHERE id >= ? AND applied = 1", (first_id,)
+        )
+    }
+    return [row["id"] in applied_ids for row in stored], changes
+
+
+async def _apply(
+    db: aiosqlite.Connection, channel: str, receipts: list[Any], now: float
+) -> list[StatusChange]:
+    """Match receipts to deliveries by provider id and move those that may move."""
+    ids = sorted({r["provider_id"] for r in receipts})
+    current = {
+        r["provider_id"]: dict(r)
+        for r in await _fetchall(
+            db,
+            "SELECT id, status, announcement_id, channel, contact_id, step, provider_id "
+            "FROM deliveries WHERE channel = ? AND provider_id IN (SELECT value FROM json_each(?))",
+            (channel, json.dumps(ids)),
+        )
+    }
+    changes: list[StatusChange] = []
+    for receipt in receipts:
+        target = current.get(receipt["provider_id"])
+        if target is None:
+            continue  # stays unmatched; applied when the send is recorded
+        moves = _RECEIPT_MOVES.get(target["status"], set())
+        applied = receipt["status"] in moves
+        await db.execute(
+            "UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?",
+            (target["id"], int(applied), receipt["id"]),
+        )
+        if not applied:
+            continue
+        failed = receipt["status"] == "failed"
+        await db.execute(
+            "UPDATE deliveries SET status = ?, provider_code = coalesce(?, provider_code), "
+            "failure_kind = ?, reason = ?, updated_at = ? WHERE id = ?",
+            (
+                receipt["status"],
+                receipt["provider_code"],
+                "permanent" if failed else None,
+                (receipt["detail"] or "the provider reported it undelivered") if failed else None,
+                now,
+                target["id"],
+            ),
+        )
+        target["status"] = receipt["status"]
+        changes.append(_change(target, DeliveryStatus(receipt["status"]), receipt["detail"]))
+    return changes
+
+
+async def expire(db: aiosqlite.Connection, now: float) -> list[StatusChange]:
+    """Expire open deliveries of announcements whose ``expires_at`` has passed."""
+    due = [
+        r["id"]
+        for r in await _fetchall(
+            db,
+            "SELECT id FROM announcements WHERE status IN ('scheduled', 'fanning_out', 'sending') "
+            "AND expires_at IS NOT NULL AND expires_at <= ?",
+            (now,),
+        )
+    ]
+    if not due:
+        return []
+    ids = json.dumps(due)
+    gone = await _fetchall(
+        db,
+        "UPDATE deliveries SET status = 'expired', reason = 'expired before it could be sent', "
+        "updated_at = ? WHERE announcement_id IN (SELECT value FROM json_each(?)) "
+        "AND status IN ('queued', 'retry_wait') "
+        "RETURNING id, announcement_id, channel, contact_id, step",
+        (now, ids),
+    )
+    await db.execute(
+        "UPDATE announcements SET status = 'expired', finished_at = ? "
+        "WHERE id IN (SELECT value FROM json_each(?))",
+        (now, ids),
+    )
+    return [_change(r, DeliveryStatus.EXPIRED, "expired before it could be sent") for r in gone]

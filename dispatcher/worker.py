@@ -1,0 +1,353 @@
+"""ChannelWorker: claims due deliveries of one channel, sends them, writes the outcomes.
+
+One worker per channel per process. It claims a batch whenever a send slot is free (up to
+the channel's ``concurrency``), so an emergency that arrives during a bulk send waits for
+one batch at most: claims always take the best priority first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from dispatcher.channel import Accepted, Channel, Failed, OutboundMessage, RetryLater, SendResult
+from dispatcher.clock import Clock
+from dispatcher.config import WorkerSettings
+from dispatcher.errors import PermanentDeliveryError, RateLimitedError, TransientDeliveryError
+from dispatcher.events import StatusChange
+from dispatcher.metrics import Metrics
+from dispatcher.pacing import Pacer
+from dispatcher.render import render
+from dispatcher.retry import RetryPolicy
+from dispatcher.store.base import ClaimedDelivery, Outcome, Store
+from schemas import Announcement, Attempt, AttemptOutcome, Contact, DeliveryStatus, FailureKind
+
+log = structlog.get_logger(__name__)
+
+ChangesHandler = Callable[[Sequence[StatusChange]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """The provider may or may not have the message (the call timed out or was cut)."""
+
+    reason: str
+
+
+class AnnouncementCache:
+    """Announcements by id for rendering; their content never changes once stored."""
+
+    def __init__(self, store: Store, size: int = 1024) -> None:
+        self.store = store
+        self.size = size
+        self._items: dict[str, Announcement] = {}
+
+    async def get_many(self, ids: Sequence[str]) -> dict[str, Announcement]:
+        """The announcements of ``ids`` (missing ones left out)."""
+        missing = [i for i in set(ids) if i not in self._items]
+        if missing:
+            if len(self._items) + len(missing) > self.size:
+                self._items.clear()
+            self._items.update(await self.store.get_announcements(missing))
+        return {i: self._items[i] for i in ids if i in self._items}
+
+
+@dataclass
+class WorkerDeps:
+    """What every channel worker shares."""
+
+    store: Store
+    clock: Clock
+    settings: WorkerSettings
+    retry: RetryPolicy
+    announcements: AnnouncementCache
+    on_changes: ChangesHandler
+    writes: set[asyncio.Task[object]]
+    metrics: Metrics | None = None
+
+
+class ChannelWorker:
+    """Sends the deliveries of one channel until told to stop."""
+
+    def __init__(self, channel: Channel, deps: WorkerDeps) -> None:
+        self.channel = channel
+        self.name = channel.name
+        self.deps = deps
+        self.wake = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.leases: set[str] = set()
+        self._slots = asyncio.Semaphore(max(1, channel.concurrency))
+        self._pacer = Pacer(channel.rate_per_sec)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight batches go on."""
+        self._stopping.set()
+        self.wake.set()
+
+    async def run(self) -> None:
+        """Claim and send until :meth:`stop`."""
+        while not self._stopping.is_set():
+            await self._slots.acquire()
+            if self._stopping.is_set():
+                self._slots.release()
+                break
+            claimed: list[ClaimedDelivery] = []
+            try:
+                claimed = await self._claim()
+            finally:
+                if not claimed:
+                    self._slots.release()
+            if not claimed:
+                await self._wait_for_work()
+                continue
+            self.idle.clear()
+            task = asyncio.create_task(self._send(claimed), name=f"send:{self.name}:{claimed[0].id}")
+            self.inflight.add(task)
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self.inflight.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("send_batch_crashed", channel=self.name, error=repr(task.exception()))
+
+    async def _claim(self) -> list[ClaimedDelivery]:
+        deps = self.deps
+        claimed, changes = await deps.store.claim(
+            self.name,
+            limit=self.channel.max_batch,
+            now=deps.clock.now(),
+            lease_seconds=deps.settings.lease_seconds,
+            repeatable=self.channel.repeatable,
+        )
+        if changes:
+            await deps.on_changes(changes)
+        return claimed
+
+    async def _wait_for_work(self) -> None:
+        if not self.inflight:
+            self.idle.set()
+        self.wake.clear()
+        try:
+            async with asyncio.timeout(self.deps.settings.poll_interval):
+                await self.wake.wait()
+        except TimeoutError:
+            pass
+
+    # -- one batch -------------------------------------------------------------------------
+    async def _send(self, claimed: list[ClaimedDelivery]) -> None:
+        token = claimed[0].lease_token
+        self.leases.add(token)
+        try:
+            outcomes = await self._attempt(claimed)
+        except asyncio.CancelledError:
+            now = self.deps.clock.now()
+            await self._record([_aborted(c, now, self.channel.repeatable) for c in claimed])
+            raise
+        finally:
+            self.leases.discard(token)
+        await self._record(outcomes)
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        deps = self.deps
+        # Shielded and tracked: a cancelled batch still writes what happened, and shutdown
+        # waits for these writes before it closes the store.
+        write = asyncio.ensure_future(deps.store.record_outcomes(outcomes, deps.clock.now()))
+        deps.writes.add(write)  # type: ignore[arg-type]
+        write.add_done_callback(deps.writes.discard)  # type: ignore[arg-type]
+        changes = await asyncio.shield(write)
+        for o in outcomes:
+            if o.attempt is not None:
+                if deps.metrics is not None:
+                    deps.metrics.attempt(
+                        self.name, o.attempt.outcome.value,
+                        None if o.attempt.latency_ms is None else o.attempt.latency_ms / 1000,
+                    )
+                log.debug(
+                    "delivery_attempted", channel=self.name, delivery_id=o.delivery_id,
+                    attempt=o.attempt.number, outcome=o.attempt.outcome.value, status=o.status.value,
+                )
+        if changes:
+            await deps.on_changes(changes)
+
+    async def _attempt(self, claimed: list[ClaimedDelivery]) -> list[Outcome]:
+        deps = self.deps
+        announcements = await deps.announcements.get_many([c.announcement_id for c in claimed])
+        contact_ids = [c.contact_id for c in claimed if c.contact_id]
+        contacts = await deps.store.get_contacts(contact_ids) if contact_ids else {}
+        now = deps.clock.now()
+        outcomes: dict[str, Outcome] = {}
+        ready: list[tuple[ClaimedDelivery, Announcement, OutboundMessage]] = []
+        for c in claimed:
+            ann = announcements.get(c.announcement_id)
+            early = self._check(c, ann, now)
+            if early is not None:
+                outcomes[c.id] = early
+                continue
+            assert ann is not None
+            message = self._message(c, ann, contacts.get(c.contact_id or ""))
+            if self.channel.max_length and len(message.body) > self.channel.max_length:
+                outcomes[c.id] = self._outcome(
+                    c, ann, Failed(
+                        f"the text is {len(message.body)} characters; {self.name} takes at most "
+                        f"{self.channel.max_length}: shorten it or set a content override",
+                        code="too_long",
+                    ), now, None,
+                )
+                continue
+            ready.append((c, ann, message))
+        if ready:
+            await self._pacer.acquire(len(ready))
+            started = deps.clock.now()
+            results, latency = await self._call([m for _, _, m in ready])
+            for (c, ann, _), result in zip(ready, results, strict=True):
+                outcomes[c.id] = self._outcome(c, ann, result, started, latency)
+        return [outcomes[c.id] for c in claimed]
+
+    def _check(
+        self, c: ClaimedDelivery, ann: Announcement | None, now: datetime
+    ) -> Outcome | None:
+        if ann is None:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED, None,
+                reason="its announcement is gone", failure_kind=FailureKind.TECHNICAL,
+            )
+        if ann.expires_at is not None and ann.expires_at <= now:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.EXPIRED, None,
+                reason="expired before it could be sent",
+            )
+        return None
+
+    def _message(
+        self, c: ClaimedDelivery, ann: Announcement, contact: Contact | None
+    ) -> OutboundMessage:
+        context = (
+            {"id": contact.id, "name": contact.name, "area_code": contact.area_code or ""}
+            if contact is not None
+            else None
+        )
+        text = render(ann, self.name, context)
+        return OutboundMessage(
+            delivery_id=c.id, announcement_id=c.announcement_id, channel=self.name,
+            address=c.address, title=text.title, body=text.body, language=ann.language,
+            priority=ann.priority, test=ann.test, attempt=c.attempt, contact_id=c.contact_id,
+        )
+
+    async def _call(
+        self, messages: list[OutboundMessage]
+    ) -> tuple[list[SendResult | Unknown], float]:
+        """Call the channel once; a whole-batch error becomes the same result for each."""
+        t0 = time.perf_counter()
+        results: list[SendResult | Unknown]
+        try:
+            async with asyncio.timeout(self.deps.settings.send_timeout):
+                answer = await self.channel.send(messages)
+            if len(answer) != len(messages):
+                raise TransientDeliveryError(
+                    f"channel {self.name} answered {len(answer)} results for {len(messages)} "
+                    "messages", channel=self.name,
+                )
+            results = list(answer)
+        except RateLimitedError as exc:
+            results = [RetryLater(str(exc), after=exc.retry_after, code=exc.code)] * len(messages)
+        except TimeoutError as exc:
+            reason = str(exc) or f"no answer within {self.deps.settings.send_timeout:g} s"
+            results = [Unknown(reason)] * len(messages)
+        except TransientDeliveryError as exc:
+            results = [RetryLater(str(exc), code=exc.code)] * len(messages)
+        except PermanentDeliveryError as exc:
+            results = [Failed(str(exc), code=exc.code)] * len(messages)
+        except Exception as exc:  # a plugin bug must not lose the batch: retry it later
+            log.exception("channel_send_crashed", channel=self.name)
+            results = [
+                RetryLater(f"the {self.name} channel failed: {type(exc).__name__}: {exc}")
+            ] * len(messages)
+        return results, (time.perf_counter() - t0) * 1000
+
+    def _outcome(
+        self,
+        c: ClaimedDelivery,
+        ann: Announcement,
+        result: SendResult | Unknown,
+        started: datetime,
+        latency: float | None,
+    ) -> Outcome:
+        def attempt(outcome: AttemptOutcome, **kw: object) -> Attempt:
+            return Attempt(number=c.attempt, started_at=started, outcome=outcome,
+                           latency_ms=latency, **kw)  # type: ignore[arg-type]
+
+        if isinstance(result, Accepted):
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.SENT,
+                attempt(AttemptOutcome.ACCEPTED, provider_id=result.provider_id,
+                        provider_code=result.provider_code),
+                provider_id=result.provider_id, provider_code=result.provider_code,
+            )
+        if isinstance(result, Failed):
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED,
+                attempt(AttemptOutcome.FAILED, provider_code=result.code, reason=result.reason),
+                provider_code=result.code, reason=result.reason, failure_kind=result.kind,
+            )
+        if isinstance(result, Unknown) and not self.channel.repeatable:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED,
+                attempt(AttemptOutcome.UNKNOWN, reason=result.reason),
+                reason=f"{result.reason}; outcome unknown and {self.name} may not send twice",
+                failure_kind=FailureKind.TECHNICAL,
+            )
+        return self._retry(c, ann, result, attempt)
+
+    def _retry(
+        self,
+        c: ClaimedDelivery,
+        ann: Announcement,
+        result: RetryLater | Unknown,
+        attempt: Callable[..., Attempt],
+    ) -> Outcome:
+        kind = AttemptOutcome.UNKNOWN if isinstance(result, Unknown) else AttemptOutcome.RETRY
+        code = result.code if isinstance(result, RetryLater) else None
+        after = result.after if isinstance(result, RetryLater) else None
+        if c.attempt >= ann.max_attempts:
+            reason = f"gave up after {c.attempt} attempts: {result.reason}"
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED,
+                attempt(kind, provider_code=code, reason=result.reason),
+                provider_code=code, reason=reason, failure_kind=FailureKind.TEMPORARY,
+            )
+        retry_at = self.deps.clock.now() + timedelta(
+            seconds=self.deps.retry.delay(c.attempt, after)
+        )
+        if ann.expires_at is not None and retry_at >= ann.expires_at:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.EXPIRED,
+                attempt(kind, provider_code=code, reason=result.reason),
+                provider_code=code,
+                reason=f"the next try would come after expiry: {result.reason}",
+            )
+        return Outcome(
+            c.id, c.lease_token, DeliveryStatus.RETRY_WAIT,
+            attempt(kind, provider_code=code, reason=result.reason, retry_at=retry_at),
+            provider_code=code, reason=result.reason, retry_at=retry_at,
+        )
+
+
+def _aborted(c: ClaimedDelivery, now: datetime, repeatable: bool) -> Outcome:
+    """What a batch cut by shutdown records: the attempt, and the delivery due again."""
+    reason = "the service stopped during the send"
+    attempt = Attempt(number=c.attempt, started_at=now, outcome=AttemptOutcome.ABORTED,
+                      reason=reason)
+    if repeatable:
+        return Outcome(c.id, c.lease_token, DeliveryStatus.RETRY_WAIT, attempt, reason=reason,
+                       retry_at=now)
+    return Outcome(c.id, c.lease_token, DeliveryStatus.FAILED, attempt,
+                   reason=f"{reason}; outcome unknown and the channel may not send twice",
+                   failure_kind=FailureKind.TECHNICAL)

@@ -1,0 +1,154 @@
+"""Delivery reports from the generic HTTP SMS gateway.
+
+The gateway calls ``/v1/callbacks/sms/http`` with:
+
+- ``POST``: a JSON object, a JSON list of objects, or an urlencoded form;
+- ``GET``: query parameters.
+
+Fields of one report:
+
+- ``id``: the provider id the gateway answered the send with (required);
+- ``status``: ``delivered`` or ``failed``; SMPP words work too: ``DELIVRD`` is delivered,
+  ``UNDELIV``, ``REJECTD``, ``EXPIRED``, ``DELETED`` are failed. Interim words (``ENROUTE``,
+  ``ACCEPTD``, ``sent``, ``queued``, …) are acknowledged and change nothing;
+- ``code``: the gateway's own code (optional; an SMPP word is kept as the code otherwise);
+- ``at``: when it happened, ISO 8601 with an offset (optional).
+
+Other fields are ignored. The answer is ``200 {"applied": true|false}`` (a list of booleans
+for a list of reports), ``400`` application/problem+json for input that cannot be read, and
+``503`` when receipts cannot be stored now (the gateway should try again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from dispatcher import services
+from schemas import DeliveryStatus, ReceiptIn
+
+log = structlog.get_logger(__name__)
+
+CALLBACK_PATH = "/v1/callbacks/sms/http"
+CHANNEL = "sms"
+MAX_REPORTS = 1000
+
+_DELIVERED = frozenset({"delivered", "delivrd"})
+_FAILED = frozenset({"failed", "undeliv", "undelivered", "rejectd", "rejected", "expired",
+                     "deleted"})
+_INTERIM = frozenset({"accepted", "acceptd", "enroute", "sent", "pending", "queued", "buffered"})
+
+
+class SmsReport(BaseModel):
+    """One delivery report as the generic gateway sends it."""
+
+    # Gateways add fields of their own (recipient, smsc, price): ignore rather than refuse.
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    status: str
+    code: str | None = Field(default=None, max_length=100)
+    at: AwareDatetime | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        if value.strip().lower() not in _DELIVERED | _FAILED | _INTERIM:
+            raise ValueError(
+                "status must be delivered or failed (DELIVRD, UNDELIV, REJECTD, EXPIRED and "
+                "interim words such as ENROUTE are understood too)"
+            )
+        return value.strip()
+
+    @property
+    def final(self) -> bool:
+        """Whether the report settles the delivery (interim reports do not)."""
+        return self.status.lower() not in _INTERIM
+
+    def receipt(self) -> ReceiptIn:
+        """The normalised receipt of a final report."""
+        word = self.status.lower()
+        plain = word in {"delivered", "failed"}
+        return ReceiptIn(
+            channel=CHANNEL,
+            provider_id=self.id,
+            status=DeliveryStatus.DELIVERED if word in _DELIVERED else DeliveryStatus.FAILED,
+            occurred_at=self.at,
+            provider_code=self.code or (None if plain else self.status.upper()),
+        )
+
+
+class _BadReportError(Exception):
+    """The request cannot be read as delivery reports."""
+
+
+async def handle_delivery_report(request: web.Request) -> web.Response:
+    """Store the delivery report(s) of a request; see the module docstring for the shape."""
+    try:
+        payload = await _payload(request)
+        reports = _parse(payload)
+    except _BadReportError as exc:
+        return problem(400, "Bad delivery report", str(exc))
+    final = [report.receipt() for report in reports if report.final]
+    try:
+        stored = iter(await services(request).submit(final) if final else [])
+    except Exception as exc:
+        log.error("sms_callback_failed", count=len(final), error=repr(exc))
+        return problem(503, "Receipts cannot be stored now", "try again later")
+    applied = [bool(next(stored, False)) if report.final else False for report in reports]
+    return web.json_response({"applied": applied if isinstance(payload, list) else applied[0]})
+
+
+def problem(status: int, title: str, detail: str) -> web.Response:
+    """An RFC 9457 problem answer."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return web.json_response(body, status=status, content_type="application/problem+json")
+
+
+async def _payload(request: web.Request) -> Any:
+    if request.method == "GET" or not request.body_exists:
+        return dict(request.query)
+    if request.content_type == "application/x-www-form-urlencoded":
+        return dict(await request.post())
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise _BadReportError(
+            "the body is not JSON: send a JSON object, a JSON list of objects, or a form"
+        ) from exc
+
+
+def _parse(payload: Any) -> list[SmsReport]:
+    items: Sequence[Any] = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise _BadReportError("the list of reports is empty")
+    if len(items) > MAX_REPORTS:
+        raise _BadReportError(f"send at most {MAX_REPORTS} reports a request")
+    reports = []
+    for index, item in enumerate(items):
+        where = f"[{index}]" if isinstance(payload, list) else ""
+        if not isinstance(item, dict):
+            raise _BadReportError(f"report{where} is not an object with id and status")
+        try:
+            reports.append(SmsReport.model_validate(item))
+        except ValidationError as exc:
+            raise _BadReportError(_explain(exc, where)) from exc
+    return reports
+
+
+def _explain(exc: ValidationError, where: str) -> str:
+    return "; ".join(
+        f"{where}{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+        for error in exc.errors()
+    )

@@ -1,0 +1,44 @@
+"""The wire contract of thongbao: pydantic models only, no I/O, no imports of ours."""
+
+from __future__ import annotations
+
+from schemas.announcement import (
+    Announcement,
+    AnnouncementIn,
+    AnnouncementStatus,
+    Audience,
+    ChannelContent,
+    ChannelMode,
+    Exclusions,
+    Priority,
+)
+from schemas.contact import Area, Contact
+from schemas.delivery import (
+    Attempt,
+    AttemptOutcome,
+    Delivery,
+    DeliveryStatus,
+    FailureKind,
+    Receipt,
+    ReceiptIn,
+)
+
+__all__ = [
+    "Announcement",
+    "AnnouncementIn",
+    "AnnouncementStatus",
+    "Area",
+    "Attempt",
+    "AttemptOutcome",
+    "Audience",
+    "ChannelContent",
+    "ChannelMode",
+    "Contact",
+    "Delivery",
+    "DeliveryStatus",
+    "Exclusions",
+    "FailureKind",
+    "Priority",
+    "Receipt",
+    "ReceiptIn",
+]
