@@ -241,6 +241,8 @@ class Dispatcher:
         return scheduler_busy or bool(self._writes) or any(w.inflight for w in self.workers.values())
 
     async def _wait_idle(self) -> None:
+        """Return once nothing is due, nothing is in flight, receipts held back by channels
+        were flushed and a scheduler pass (completion, expiry) found nothing more to do."""
         quiet_checks = 0
         while True:
             await asyncio.sleep(self.settings.worker.poll_interval / 4)
@@ -251,6 +253,11 @@ class Dispatcher:
             if quiet_checks == 1:
                 await self._flush_channels()
                 self.wake()
+                continue
+            if self._scheduler is not None:
+                await self._scheduler.tick()
+            if self._busy() or await self.store.has_due_work(self.clock.now()):
+                quiet_checks = 0
                 continue
             return
 

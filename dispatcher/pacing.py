@@ -9,6 +9,9 @@ import time
 class Pacer:
     """Lets at most ``rate`` messages per second through, shared by every task of a process.
 
+    Workers acquire before they claim, so rows are leased only when they may go at once:
+    a cancelled announcement then stops everything not already on the wire.
+
     Args:
         rate: messages per second; None lets everything through at once.
         burst: messages that may pass at once after a quiet spell (default: one second's).
@@ -36,3 +39,8 @@ class Pacer:
                     self._tokens -= n
                     return
                 await asyncio.sleep((n - self._tokens) / self.rate)
+
+    def refund(self, n: int) -> None:
+        """Give back ``n`` messages' worth acquired but not used (a claim found fewer)."""
+        if self.rate is not None and n > 0:
+            self._tokens += n

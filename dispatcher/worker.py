@@ -25,7 +25,15 @@ from dispatcher.pacing import Pacer
 from dispatcher.render import render
 from dispatcher.retry import RetryPolicy
 from dispatcher.store.base import ClaimedDelivery, Outcome, Store
-from schemas import Announcement, Attempt, AttemptOutcome, Contact, DeliveryStatus, FailureKind
+from schemas import (
+    Announcement,
+    AnnouncementStatus,
+    Attempt,
+    AttemptOutcome,
+    Contact,
+    DeliveryStatus,
+    FailureKind,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -100,8 +108,10 @@ class ChannelWorker:
                 break
             claimed: list[ClaimedDelivery] = []
             try:
+                await self._pacer.acquire(self.channel.max_batch)
                 claimed = await self._claim()
             finally:
+                self._pacer.refund(self.channel.max_batch - len(claimed))
                 if not claimed:
                     self._slots.release()
             if not claimed:
@@ -203,13 +213,36 @@ class ChannelWorker:
                 )
                 continue
             ready.append((c, ann, message))
+        ready = await self._drop_stopped(ready, outcomes)
         if ready:
-            await self._pacer.acquire(len(ready))
             started = deps.clock.now()
             results, latency = await self._call([m for _, _, m in ready])
             for (c, ann, _), result in zip(ready, results, strict=True):
                 outcomes[c.id] = self._outcome(c, ann, result, started, latency)
         return [outcomes[c.id] for c in claimed]
+
+    async def _drop_stopped(
+        self,
+        ready: list[tuple[ClaimedDelivery, Announcement, OutboundMessage]],
+        outcomes: dict[str, Outcome],
+    ) -> list[tuple[ClaimedDelivery, Announcement, OutboundMessage]]:
+        """Leave out deliveries whose announcement was cancelled after they were claimed."""
+        if not ready:
+            return ready
+        statuses = await self.deps.store.announcement_statuses(
+            sorted({c.announcement_id for c, _, _ in ready})
+        )
+        keep = []
+        for item in ready:
+            c = item[0]
+            if statuses.get(c.announcement_id) is AnnouncementStatus.CANCELLED:
+                outcomes[c.id] = Outcome(
+                    c.id, c.lease_token, DeliveryStatus.CANCELLED, None,
+                    reason="announcement cancelled",
+                )
+            else:
+                keep.append(item)
+        return keep
 
     def _check(
         self, c: ClaimedDelivery, ann: Announcement | None, now: datetime

@@ -187,6 +187,10 @@ class Store(ABC):
         """Announcements by id, without counts (for rendering); missing ids are left out."""
 
     @abstractmethod
+    async def announcement_statuses(self, ids: Sequence[str]) -> dict[str, AnnouncementStatus]:
+        """The current status of each announcement in ``ids`` (missing ids left out)."""
+
+    @abstractmethod
     async def set_announcement_status(
         self,
         announcement_id: str,

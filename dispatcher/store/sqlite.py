@@ -238,6 +238,14 @@ class SQLiteStore(Store):
         )
         return {row["id"]: rows.announcement(row) for row in found}
 
+    async def announcement_statuses(self, ids: Sequence[str]) -> dict[str, AnnouncementStatus]:
+        """The current status of each announcement in ``ids``."""
+        found = await self._fetchall(
+            "SELECT id, status FROM announcements WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        )
+        return {row["id"]: AnnouncementStatus(row["status"]) for row in found}
+
     async def list_announcements(
         self, *, status: AnnouncementStatus | None, after: str | None, limit: int
     ) -> Page[Announcement]:
