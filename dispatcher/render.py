@@ -20,6 +20,8 @@ from schemas import AnnouncementIn
 
 _env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 BUILTIN_NAMES = frozenset({"contact"})
+SAMPLE_CONTACT = {"id": "c1", "name": "Nguyễn Văn A", "area_code": "00004"}
+RenderError = jinja2.TemplateError
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,12 @@ def template_problems(data: AnnouncementIn) -> list[dict[str, object]]:
                     "add them to variables or remove them",
                 }
             )
+            continue
+        trial = {**data.variables, "contact": SAMPLE_CONTACT}
+        try:
+            _env.from_string(text).render(trial)
+        except jinja2.TemplateError as exc:
+            problems.append({"loc": loc, "msg": f"template cannot be rendered: {exc}"})
     return problems
 
 

@@ -22,7 +22,7 @@ from dispatcher.errors import PermanentDeliveryError, RateLimitedError, Transien
 from dispatcher.events import StatusChange
 from dispatcher.metrics import Metrics
 from dispatcher.pacing import Pacer
-from dispatcher.render import render
+from dispatcher.render import RenderError, render
 from dispatcher.retry import RetryPolicy
 from dispatcher.store.base import ClaimedDelivery, Outcome, Store
 from schemas import (
@@ -202,7 +202,14 @@ class ChannelWorker:
                 outcomes[c.id] = early
                 continue
             assert ann is not None
-            message = self._message(c, ann, contacts.get(c.contact_id or ""))
+            try:
+                message = self._message(c, ann, contacts.get(c.contact_id or ""))
+            except RenderError as exc:
+                outcomes[c.id] = self._outcome(
+                    c, ann, Failed(f"the text cannot be rendered: {exc}", code="template"),
+                    now, None,
+                )
+                continue
             if self.channel.max_length and len(message.body) > self.channel.max_length:
                 outcomes[c.id] = self._outcome(
                     c, ann, Failed(

@@ -7,7 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from schemas.base import InputModel
 
 _CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -60,7 +62,7 @@ class AnnouncementStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class Exclusions(BaseModel):
+class Exclusions(InputModel):
     """Recipients removed from the audience even when a selector matched them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -71,7 +73,7 @@ class Exclusions(BaseModel):
     addresses: dict[ChannelName, list[str]] = Field(default_factory=dict)
 
 
-class Audience(BaseModel):
+class Audience(InputModel):
     """Who must hear an announcement.
 
     A contact matches when it lies in one of ``areas`` (an area reaches every area below it)
@@ -99,7 +101,7 @@ class Audience(BaseModel):
         return self
 
 
-class ChannelContent(BaseModel):
+class ChannelContent(InputModel):
     """Per-channel wording that replaces the announcement's title and body on that channel."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -108,7 +110,7 @@ class ChannelContent(BaseModel):
     body: str | None = Field(default=None, min_length=1, max_length=20_000)
 
 
-class AnnouncementIn(BaseModel):
+class AnnouncementIn(InputModel):
     """An announcement as a client submits it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from schemas.announcement import AreaCode, ChannelName, Tag
+from schemas.base import InputModel
 
 
-class Contact(BaseModel):
+class Contact(InputModel):
     """One person in the directory, with an address per channel.
 
     ``opt_outs`` lists channels the person refused; they are suppressed there.
@@ -28,7 +29,7 @@ class Contact(BaseModel):
     opt_outs: list[ChannelName] = Field(default_factory=list)
 
 
-class Area(BaseModel):
+class Area(InputModel):
     """An administrative unit; ``parent_code`` makes the hierarchy (province → commune → …)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.base import InputModel
+
 
 class DeliveryStatus(StrEnum):
     """The life of one delivery.
@@ -67,7 +69,7 @@ class Attempt(BaseModel):
     retry_at: datetime | None = None
 
 
-class ReceiptIn(BaseModel):
+class ReceiptIn(InputModel):
     """A delivery report as a channel plugin normalises it from the provider's payload."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,0 +1,148 @@
+"""The queue in the SQLite store: claims, leases, fencing, outcomes."""
+
+from __future__ import annotations
+
+from store_helpers import T0, announce, later, queue_deliveries
+
+from dispatcher.store import Outcome, SQLiteStore
+from schemas import (
+    AnnouncementStatus,
+    Attempt,
+    AttemptOutcome,
+    DeliveryStatus,
+    FailureKind,
+    Priority,
+)
+
+FANNING = AnnouncementStatus.FANNING_OUT
+
+
+def accepted(claimed, provider_id: str = "p") -> Outcome:  # type: ignore[no-untyped-def]
+    attempt = Attempt(number=claimed.attempt, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
+    return Outcome(claimed.id, claimed.lease_token, DeliveryStatus.SENT, attempt,
+                   provider_id=provider_id)
+
+
+async def test_claim_leases_due_rows_once(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 5)
+    first, _ = await store.claim("sms", limit=3, now=T0, lease_seconds=30)
+    second, _ = await store.claim("sms", limit=10, now=T0, lease_seconds=30)
+    third, _ = await store.claim("sms", limit=10, now=T0, lease_seconds=30)
+    assert 3 == len(first)
+    assert 2 == len(second)
+    assert [] == third
+    assert not {c.id for c in first} & {c.id for c in second}
+
+
+async def test_claim_takes_emergency_before_bulk(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, "bulk", status=FANNING), 10,
+                           priority=Priority.BULK)
+    await queue_deliveries(store, await announce(store, "sos", status=FANNING), 2,
+                           priority=Priority.EMERGENCY, due=later(5))
+    claimed, _ = await store.claim("sms", limit=3, now=later(5), lease_seconds=30)
+    assert ["sos", "sos", "bulk"] == [c.announcement_id for c in claimed]
+
+
+async def test_rows_not_yet_due_are_not_claimed(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 2, due=later(60))
+    assert [] == (await store.claim("sms", limit=10, now=later(59), lease_seconds=30))[0]
+    assert 2 == len((await store.claim("sms", limit=10, now=later(60), lease_seconds=30))[0])
+
+
+async def test_outcome_with_a_stale_lease_changes_nothing(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 1)
+    [old], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    [new], _ = await store.claim("sms", limit=1, now=later(11), lease_seconds=10)
+    assert old.id == new.id
+    assert [] == await store.record_outcomes([accepted(old, "late")], later(12))
+    [change] = await store.record_outcomes([accepted(new, "fresh")], later(12))
+    assert DeliveryStatus.SENT == change.status
+    delivery = await store.get_delivery(new.id)
+    assert ("fresh", DeliveryStatus.SENT) == (delivery.provider_id, delivery.status)
+
+
+async def test_expired_lease_is_recorded_as_unknown_and_sent_again(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 1)
+    [lost], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    [again], changes = await store.claim("sms", limit=1, now=later(11), lease_seconds=10)
+    assert [] == changes
+    assert (lost.id, 2, True) == (again.id, again.attempt, again.unknown)
+    await store.record_outcomes([accepted(again)], later(12))
+    delivery = await store.get_delivery(again.id)
+    assert [AttemptOutcome.UNKNOWN, AttemptOutcome.ACCEPTED] == [a.outcome for a in delivery.attempts]
+    assert (1, 2) == (delivery.unknown_count, delivery.attempt_count)
+
+
+async def test_expired_lease_fails_when_channel_may_not_repeat(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 1)
+    await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    claimed, [change] = await store.claim(
+        "sms", limit=1, now=later(11), lease_seconds=10, repeatable=False
+    )
+    assert [] == claimed
+    delivery = await store.get_delivery(change.delivery_id)
+    assert (DeliveryStatus.FAILED, FailureKind.TECHNICAL) == (
+        delivery.status, delivery.failure_kind
+    )
+
+
+async def test_renewed_lease_is_not_reclaimed(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 1)
+    [held], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    assert 1 == await store.renew_leases([held.lease_token], later(30))
+    assert [] == (await store.claim("sms", limit=1, now=later(20), lease_seconds=10))[0]
+
+
+async def test_retry_keeps_due_time_and_reason(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 1)
+    [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    attempt = Attempt(number=1, started_at=T0, outcome=AttemptOutcome.RETRY, provider_code="503",
+                      reason="busy", retry_at=later(40))
+    await store.record_outcomes(
+        [Outcome(c.id, c.lease_token, DeliveryStatus.RETRY_WAIT, attempt, provider_code="503",
+                 reason="busy", retry_at=later(40))],
+        T0,
+    )
+    assert [] == (await store.claim("sms", limit=1, now=later(39), lease_seconds=10))[0]
+    [again], _ = await store.claim("sms", limit=1, now=later(40), lease_seconds=10)
+    assert 2 == again.attempt
+    delivery = await store.get_delivery(c.id)
+    assert [attempt] == delivery.attempts
+
+
+async def test_released_untried_row_does_not_count_an_attempt(store: SQLiteStore) -> None:
+    await queue_deliveries(store, await announce(store, status=FANNING), 1)
+    [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    await store.record_outcomes([Outcome(c.id, c.lease_token, DeliveryStatus.QUEUED, None)], T0)
+    [again], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    assert 1 == again.attempt
+
+
+async def test_cancel_stops_what_has_not_gone_out(store: SQLiteStore) -> None:
+    ann = await announce(store, status=FANNING)
+    await queue_deliveries(store, ann, 4)
+    [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    assert 3 == await store.cancel_announcement(ann, later(1))
+    await store.record_outcomes([accepted(c)], later(2))
+    counts = (await store.get_announcement(ann)).counts
+    assert {"sms": {"cancelled": 3, "sent": 1}} == counts
+    assert 0 == await store.add_deliveries([], announcement_id=ann, cursor=None)
+
+
+async def test_expiry_stops_open_deliveries(store: SQLiteStore) -> None:
+    ann = await announce(store, status=FANNING, expires_at=later(60).isoformat())
+    await queue_deliveries(store, ann, 2)
+    assert [] == await store.expire(later(59))
+    changes = await store.expire(later(60))
+    assert [DeliveryStatus.EXPIRED] * 2 == [c.status for c in changes]
+    assert AnnouncementStatus.EXPIRED == (await store.get_announcement(ann)).status
+
+
+async def test_completion_waits_for_open_deliveries(store: SQLiteStore) -> None:
+    ann = await announce(store, status=FANNING)
+    await queue_deliveries(store, ann, 1)
+    await store.set_announcement_status(ann, [FANNING], AnnouncementStatus.SENDING, T0)
+    assert [] == await store.complete_finished(T0)
+    [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    await store.record_outcomes([accepted(c)], T0)
+    assert [ann] == await store.complete_finished(later(1))

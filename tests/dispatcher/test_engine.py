@@ -1,0 +1,170 @@
+"""The engine end to end in one process: release, fan-out, send, receipts, status."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from scripted import scripted
+from dispatcher.channel import Failed, OutboundMessage, RetryLater, SendResult
+from dispatcher.clock import FakeClock
+from engine_helpers import announce, deliveries, directory
+from schemas import AnnouncementStatus, AttemptOutcome, DeliveryStatus, FailureKind, ReceiptIn
+
+
+async def test_province_announcement_reaches_exactly_its_contacts(dispatcher_factory) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms"), "zalo": scripted("zalo")})
+    await directory(d)
+    ann = await announce(d, channels=["sms", "zalo"])
+    await d.run(until_idle=True)
+    sent = await deliveries(d, ann.id)
+    assert {"c00000", "c00001", "c00002", "c00003", "c00004",
+            "c00010", "c00011", "c00012", "c00013", "c00014"} == {x.contact_id for x in sent}
+    assert Counter({("sms", "sent"): 10, ("zalo", "sent"): 10}) == Counter(
+        (x.channel, x.status.value) for x in sent
+    )
+    receipts = [ReceiptIn(channel=x.channel, provider_id=x.provider_id or "", status="delivered")
+                for x in sent]
+    assert [True] * 20 == await d.services.submit(receipts)
+    await d.run(until_idle=True)
+    final = await d.services.get_announcement(ann.id)
+    assert {"sms": {"delivered": 10}, "zalo": {"delivered": 10}} == final.counts
+    assert AnnouncementStatus.COMPLETED == final.status
+
+
+async def test_message_is_rendered_per_recipient(dispatcher_factory) -> None:
+    d = await dispatcher_factory()
+    await directory(d, per_commune=1)
+    await announce(d, body="Chào {{ contact.name }}, họp lúc {{ gio }}", variables={"gio": "8h"},
+                   audience={"contact_ids": ["c00000"]})
+    await d.run(until_idle=True)
+    [message] = d.channels["sms"].sent
+    assert "Chào Người 0, họp lúc 8h" == message.body
+
+
+async def test_explicit_addresses_are_normalised_and_deduplicated(dispatcher_factory) -> None:
+    d = await dispatcher_factory()
+    await directory(d, per_commune=1)
+    ann = await announce(d, audience={"contact_ids": ["c00000"],
+                                      "addresses": {"sms": ["+84910000000", " +84911111111 "]}})
+    await d.run(until_idle=True)
+    assert ["+84910000000", "+84911111111"] == sorted(m.address for m in d.channels["sms"].sent)
+    assert 2 == len(await deliveries(d, ann.id))
+
+
+async def test_opted_out_and_addressless_contacts_are_suppressed(dispatcher_factory) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms"), "email": scripted("email")})
+    await d.services.import_contacts([
+        {"id": "out", "area_code": "01", "addresses": {"sms": "+84910000001"}, "opt_outs": ["sms"]},
+        {"id": "in", "area_code": "01", "addresses": {"sms": "+84910000002"}},
+    ])
+    ann = await announce(d, channels=["sms", "email"])
+    await d.run(until_idle=True)
+    got = {(x.contact_id, x.channel): (x.status, x.reason) for x in await deliveries(d, ann.id)}
+    assert {
+        ("out", "sms"): (DeliveryStatus.SUPPRESSED, "opted out of this channel"),
+        ("out", "email"): (DeliveryStatus.SUPPRESSED, "no address for this channel"),
+        ("in", "sms"): (DeliveryStatus.SENT, None),
+        ("in", "email"): (DeliveryStatus.SUPPRESSED, "no address for this channel"),
+    } == got
+
+
+async def test_fallback_sends_the_next_channel_only_after_a_permanent_failure(
+    dispatcher_factory,
+) -> None:
+    def zalo(m: OutboundMessage) -> SendResult:
+        if m.address.endswith("1"):
+            return Failed("no Zalo account", code="-124")
+        from dispatcher.channel import Accepted
+
+        return Accepted(provider_id=f"z-{m.delivery_id}")
+
+    d = await dispatcher_factory({"zalo": scripted("zalo", zalo), "sms": scripted("sms")})
+    await directory(d, per_commune=2)
+    ann = await announce(d, channels=["zalo", "sms"], mode="fallback")
+    await d.run(until_idle=True)
+    zalo_to = sorted(m.address for m in d.channels["zalo"].sent)
+    sms_to = sorted(m.address for m in d.channels["sms"].sent)
+    assert ["+84910000000", "+84910000001", "+84910000010", "+84910000011"] == zalo_to
+    assert ["+84910000001", "+84910000011"] == sms_to
+    by_channel = Counter((x.channel, x.status.value) for x in await deliveries(d, ann.id))
+    assert Counter({("zalo", "sent"): 2, ("zalo", "failed"): 2, ("sms", "sent"): 2}) == by_channel
+
+
+async def test_retry_waits_in_the_store_for_its_due_time(dispatcher_factory) -> None:
+    answers = iter([RetryLater("busy", after=30, code="429")])
+
+    def flaky(m: OutboundMessage) -> SendResult:
+        from dispatcher.channel import Accepted
+
+        return next(answers, Accepted(provider_id="ok"))
+
+    clock = FakeClock()
+    d = await dispatcher_factory({"sms": scripted("sms", flaky)}, clock=clock)
+    ann = await announce(d, audience={"addresses": {"sms": ["+84910000000"]}})
+    await d.run(until_idle=True)
+    [waiting] = await deliveries(d, ann.id)
+    assert DeliveryStatus.RETRY_WAIT == waiting.status
+    retry_at = waiting.attempts[0].retry_at
+    assert retry_at is not None and retry_at >= clock.now() + timedelta(seconds=30)
+    clock.set(retry_at - timedelta(seconds=1))
+    await d.run(until_idle=True)
+    assert 1 == len(d.channels["sms"].sent)
+    clock.set(retry_at)
+    await d.run(until_idle=True)
+    [done] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.SENT, [AttemptOutcome.RETRY, AttemptOutcome.ACCEPTED]) == (
+        done.status, [a.outcome for a in done.attempts]
+    )
+
+
+async def test_delivery_fails_at_the_attempt_limit_with_the_reason_kept(dispatcher_factory) -> None:
+    clock = FakeClock()
+    d = await dispatcher_factory(
+        {"sms": scripted("sms", lambda m: RetryLater("gateway down", code="503"))}, clock=clock
+    )
+    ann = await announce(d, max_attempts=3, audience={"addresses": {"sms": ["+84910000000"]}})
+    for _ in range(3):
+        await d.run(until_idle=True)
+        clock.advance(3600)
+    [gone] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.FAILED, FailureKind.TEMPORARY, "503") == (
+        gone.status, gone.failure_kind, gone.provider_code
+    )
+    assert "gave up after 3 attempts: gateway down" == gone.reason
+    assert 3 == len(gone.attempts)
+
+
+async def test_too_long_text_fails_without_a_provider_call(dispatcher_factory) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms", max_length=10)})
+    ann = await announce(d, body="x" * 11, audience={"addresses": {"sms": ["+84910000000"]}})
+    await d.run(until_idle=True)
+    [failed] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.FAILED, "too_long") == (failed.status, failed.provider_code)
+    assert [] == d.channels["sms"].sent
+
+
+async def test_send_at_in_the_future_waits(dispatcher_factory) -> None:
+    clock = FakeClock()
+    d = await dispatcher_factory(clock=clock)
+    ann = await announce(d, send_at=(clock.now() + timedelta(hours=1)).isoformat(),
+                         audience={"addresses": {"sms": ["+84910000000"]}})
+    await d.run(until_idle=True)
+    assert AnnouncementStatus.SCHEDULED == (await d.services.get_announcement(ann.id)).status
+    clock.advance(3600)
+    await d.run(until_idle=True)
+    assert 1 == len(d.channels["sms"].sent)
+
+
+async def test_what_is_not_sent_by_expires_at_expires(dispatcher_factory) -> None:
+    clock = FakeClock()
+    d = await dispatcher_factory(
+        {"sms": scripted("sms", lambda m: RetryLater("busy", after=60))}, clock=clock
+    )
+    ann = await announce(d, expires_at=(clock.now() + timedelta(seconds=600)).isoformat(),
+                         audience={"addresses": {"sms": ["+84910000000"]}})
+    await d.run(until_idle=True)
+    clock.advance(601)
+    await d.run(until_idle=True)
+    final = await d.services.get_announcement(ann.id)
+    assert (AnnouncementStatus.EXPIRED, {"sms": {"expired": 1}}) == (final.status, final.counts)

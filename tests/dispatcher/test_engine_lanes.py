@@ -1,0 +1,109 @@
+"""Priority lanes, cancellation mid-send and fan-out that resumes after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from scripted import channels_pm, scripted
+from dispatcher.clock import FakeClock
+from dispatcher.config import Settings
+from dispatcher.engine import Dispatcher
+from dispatcher.store import NewDelivery, SQLiteStore
+from engine_helpers import announce, contact, deliveries, wait_until
+from schemas import AnnouncementStatus, DeliveryStatus, Priority
+
+
+async def test_emergency_overtakes_a_bulk_send_in_progress(dispatcher_factory) -> None:
+    channel_cls = scripted("sms", max_batch=20, concurrency=1)
+    d = await dispatcher_factory({"sms": channel_cls})
+    bulk = [f"+8491{i:07d}" for i in range(200)]
+    await announce(d, priority="bulk", audience={"addresses": {"sms": bulk}})
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _true(len(channel.batches) == 1))
+    sos = await announce(d, priority="emergency", title="Lũ quét",
+                         audience={"addresses": {"sms": ["+84990000001", "+84990000002"]}})
+    await wait_until(lambda: _queued(d, sos.id, 2))
+    channel.gate.set()
+    await wait_until(lambda: _true(len(channel.batches) >= 2))
+    # The next claim after the held batch puts the emergency first; bulk fills the rest.
+    second = [m.priority for m in channel.batches[1]]
+    assert [Priority.EMERGENCY] * 2 + [Priority.BULK] * 18 == second
+    await d.stop()
+    await runner
+
+
+async def test_cancel_mid_send_stops_what_has_not_gone_out(dispatcher_factory) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms", max_batch=10, concurrency=1)})
+    ann = await announce(d, audience={"addresses": {"sms": [f"+8491{i:07d}" for i in range(100)]}})
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _true(len(channel.batches) == 1))
+    await d.services.cancel_announcement(ann.id)
+    channel.gate.set()
+    await d.stop()
+    await runner
+    assert 1 == len(channel.batches)
+    counts = (await _reopen(d)).counts
+    assert {"sms": {"sent": 10, "cancelled": 90}} == counts
+
+
+class CrashingStore(SQLiteStore):
+    """Dies after writing ``batches`` fan-out batches, as a killed process would."""
+
+    def __init__(self, path: str, batches: int) -> None:
+        super().__init__(path)
+        self.batches = batches
+
+    async def add_deliveries(self, deliveries: Sequence[NewDelivery], **kw) -> int:  # type: ignore[override]
+        if self.batches == 0:
+            raise RuntimeError("power cut")
+        self.batches -= 1
+        return await super().add_deliveries(deliveries, **kw)
+
+
+async def test_fanout_resumes_after_a_crash_without_duplicates(settings_factory) -> None:
+    settings: Settings = settings_factory(worker={"fanout_batch": 10})
+    pm = channels_pm({"sms": scripted("sms")})
+    first = Dispatcher(settings, pm=pm, store=CrashingStore(settings.db, batches=3),
+                       clock=FakeClock())
+    await first.start()
+    await first.services.import_contacts([contact(i, "01") for i in range(35)])
+    ann = await announce(first)
+    with pytest.raises(RuntimeError):
+        await first._fanout.run(await first.store.get_announcement(ann.id))
+    partial = await first.services.get_announcement(ann.id)
+    await first.stop()
+    assert (AnnouncementStatus.FANNING_OUT, 20) == (partial.status, sum(partial.counts["sms"].values()))
+
+    second = Dispatcher(settings, pm=channels_pm({"sms": scripted("sms")}), clock=FakeClock())
+    await second.start()
+    await second.run(until_idle=True)
+    got = await deliveries(second, ann.id)
+    await second.stop()
+    assert 35 == len(got) == len({x.address for x in got})
+    assert {DeliveryStatus.SENT} == {x.status for x in got}
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _queued(d: Dispatcher, announcement_id: str, n: int) -> bool:
+    counts = (await d.store.get_announcement(announcement_id)).counts
+    return counts.get("sms", {}).get("queued", 0) == n
+
+
+async def _reopen(d: Dispatcher):  # type: ignore[no-untyped-def]
+    store = SQLiteStore(d.settings.db)
+    await store.open()
+    try:
+        [only] = (await store.list_announcements(status=None, after=None, limit=1)).items
+        return await store.get_announcement(only.id)
+    finally:
+        await store.close()

@@ -1,0 +1,109 @@
+"""Shutdown: in-flight work finishes or is aborted and recorded; nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from scripted import channels_pm, scripted
+from dispatcher.clock import FakeClock
+from dispatcher.engine import Dispatcher
+from dispatcher.errors import DispatcherError
+from dispatcher.store import SQLiteStore
+from engine_helpers import announce, wait_until
+from schemas import AttemptOutcome, DeliveryStatus
+
+ONE = {"addresses": {"sms": ["+84910000000"]}}
+
+
+async def _first_delivery(d: Dispatcher) -> object:
+    store = SQLiteStore(d.settings.db)
+    await store.open()
+    try:
+        return await store.get_delivery("1")
+    finally:
+        await store.close()
+
+
+async def test_stop_waits_for_in_flight_sends(dispatcher_factory) -> None:
+    d = await dispatcher_factory(worker={"shutdown_timeout": 30})
+    await announce(d, audience=ONE)
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _has_batches(channel))
+    stopping = asyncio.create_task(d.stop())
+    await asyncio.sleep(0)  # let stop() begin before the provider answers
+    channel.gate.set()
+    await stopping
+    await runner
+    delivery = await _first_delivery(d)
+    assert DeliveryStatus.SENT == delivery.status
+
+
+async def test_stop_aborts_sends_past_the_timeout_and_records_them(dispatcher_factory) -> None:
+    d = await dispatcher_factory(worker={"shutdown_timeout": 0.05})
+    await announce(d, audience=ONE)
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()  # never set: the provider hangs
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _has_batches(channel))
+    await d.stop()
+    await runner
+    delivery = await _first_delivery(d)
+    assert DeliveryStatus.RETRY_WAIT == delivery.status
+    assert [AttemptOutcome.ABORTED] == [a.outcome for a in delivery.attempts]
+
+
+async def test_aborted_send_goes_out_after_restart(settings_factory) -> None:
+    settings = settings_factory(worker={"shutdown_timeout": 0.05})
+    first = Dispatcher(settings, pm=channels_pm({"sms": scripted("sms")}), clock=FakeClock())
+    await first.start()
+    await announce(first, audience=ONE)
+    first.channels["sms"].gate = asyncio.Event()
+    runner = asyncio.create_task(first.run())
+    await wait_until(lambda: _has_batches(first.channels["sms"]))
+    await first.stop()
+    await runner
+    second = Dispatcher(settings, pm=channels_pm({"sms": scripted("sms")}), clock=FakeClock())
+    await second.start()
+    await second.run(until_idle=True)
+    assert ["+84910000000"] == [m.address for m in second.channels["sms"].sent]
+    await second.stop()
+
+
+async def test_stop_before_run_is_not_lost(dispatcher_factory) -> None:
+    d = await dispatcher_factory()
+    await announce(d, audience=ONE)
+    await d.stop()
+    await asyncio.wait_for(d.run(), timeout=5)
+    assert [] == d.channels["sms"].sent
+
+
+async def test_stop_is_idempotent(dispatcher_factory) -> None:
+    d = await dispatcher_factory()
+    runner = asyncio.create_task(d.run())
+    await asyncio.gather(d.stop(), d.stop())
+    await runner
+    await d.stop()
+
+
+class BrokenStore(SQLiteStore):
+    """A store whose claims fail, as a disk gone read-only would."""
+
+    async def claim(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        raise OSError("disk I/O error")
+
+
+async def test_dispatcher_stops_and_says_why_when_a_worker_dies(settings_factory) -> None:
+    settings = settings_factory()
+    d = Dispatcher(settings, pm=channels_pm({"sms": scripted("sms")}),
+                   store=BrokenStore(settings.db), clock=FakeClock())
+    with pytest.raises(DispatcherError, match="worker:sms.*disk I/O error"):
+        await asyncio.wait_for(d.run(), timeout=5)
+    assert not await d.ready()
+
+
+async def _has_batches(channel) -> bool:  # type: ignore[no-untyped-def]
+    return bool(channel.batches)
