@@ -35,6 +35,7 @@ from dispatcher.events import StatusChange
 from dispatcher.hookspecs import hookimpl, hookspec
 from dispatcher.plugins import get_plugins, make_plugin_manager
 from dispatcher.sandbox import SandboxSettings, SandboxTransport
+from dispatcher.sandbox_channel import SandboxChannel
 from dispatcher.service import Services
 from dispatcher.webkeys import services
 from schemas import DeliveryStatus, FailureKind, Priority, ReceiptIn
@@ -67,6 +68,7 @@ __all__ = [
     "ReceiptSink",
     "RetryLater",
     "RouteSpec",
+    "SandboxChannel",
     "SandboxSettings",
     "SandboxTransport",
     "SendResult",

@@ -228,8 +228,12 @@ def _plugins_report() -> dict[str, Any]:
     registry = ChannelRegistry.from_plugins(pm)
     return {
         "plugins": [
-            {"name": p.name, "version": _version(p), "builtin": p.name in _BUILTIN_NAMES,
-             "hooks": list(p.hooks)}
+            {
+                "name": p.name,
+                "version": _version(p),
+                "builtin": p.name in _BUILTIN_NAMES,
+                "hooks": list(p.hooks),
+            }
             for p in get_plugins(pm)
         ],
         "channels": [

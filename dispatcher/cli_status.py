@@ -97,8 +97,13 @@ async def _watch(services: Services, announcement_id: str, interval: float, as_j
     default=None,
     help="Redraw until the announcement is finished (default: on a terminal, while it sends).",
 )
-@click.option("--interval", type=click.FloatRange(0.1), default=1.0, show_default=True,
-              help="Seconds between refreshes when watching.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between refreshes when watching.",
+)
 @pass_state
 def status(
     state: CliState, announcement_id: str, as_json: bool, watch: bool | None, interval: float
@@ -132,7 +137,10 @@ async def _collect(
     after = None
     while len(found) < limit:
         page = await services.list_deliveries(
-            announcement_id, status=status, channel=channel, after=after,
+            announcement_id,
+            status=status,
+            channel=channel,
+            after=after,
             limit=min(500, limit - len(found)),
         )
         found.extend(page.items)
@@ -152,11 +160,20 @@ def _delivery_line(d: Delivery) -> str:
 
 @click.command(short_help="List an announcement's deliveries.")
 @click.argument("announcement_id")
-@click.option("--status", "status_", type=click.Choice([s.value for s in DeliveryStatus]),
-              help="Only deliveries in this status.")
+@click.option(
+    "--status",
+    "status_",
+    type=click.Choice([s.value for s in DeliveryStatus]),
+    help="Only deliveries in this status.",
+)
 @click.option("--channel", help="Only deliveries on this channel.")
-@click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
-              help="Most deliveries to list.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    default=50,
+    show_default=True,
+    help="Most deliveries to list.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_state
 def deliveries(

@@ -85,7 +85,9 @@ def resolve_secrets(value: Any, *, where: str = "") -> Any:
                 return path.read_text().strip()
             except OSError as exc:
                 raise ConfigError(f"{where or 'a setting'} refers to file {path}: {exc}") from exc
-        return {k: resolve_secrets(v, where=f"{where}.{k}" if where else k) for k, v in value.items()}
+        return {
+            k: resolve_secrets(v, where=f"{where}.{k}" if where else k) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [resolve_secrets(v, where=f"{where}[{i}]") for i, v in enumerate(value)]
     return value

@@ -26,7 +26,9 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validate_rows(model: type[M], rows: Iterable[Mapping[str, Any]]) -> tuple[list[M], list[tuple[int, str]]]:
+def validate_rows(
+    model: type[M], rows: Iterable[Mapping[str, Any]]
+) -> tuple[list[M], list[tuple[int, str]]]:
     """Validate each row; returns the good models and ``(row number, problem)`` for the rest.
 
     Row numbers start at 1 for the first data row. A repeated id is a problem too.
@@ -96,7 +98,7 @@ def parse_contacts(text: str, fmt: str) -> list[dict[str, Any]]:
     if isinstance(data, dict) and "contacts" in data:
         data = data["contacts"]
     if not isinstance(data, list):
-        raise ValueError("a JSON import must be a list of contacts or {\"contacts\": [...]}")
+        raise ValueError('a JSON import must be a list of contacts or {"contacts": [...]}')
     return data
 
 
@@ -108,11 +110,13 @@ def parse_areas(text: str, fmt: str) -> list[dict[str, Any]]:
     if isinstance(data, dict) and "areas" in data:
         data = data["areas"]
     if not isinstance(data, list):
-        raise ValueError("a JSON import must be a list of areas or {\"areas\": [...]}")
+        raise ValueError('a JSON import must be a list of areas or {"areas": [...]}')
     return data
 
 
-def validate_contacts(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Contact], list[tuple[int, str]]]:
+def validate_contacts(
+    rows: Iterable[Mapping[str, Any]],
+) -> tuple[list[Contact], list[tuple[int, str]]]:
     """Validate contact rows (see :func:`validate_rows`)."""
     return validate_rows(Contact, rows)
 

@@ -64,8 +64,12 @@ class Dispatcher:
         self.clock = clock or Clock()
         self.metrics = Metrics()
         self.services = Services(
-            self.store, self.registry, self.clock, wake=self.wake,
-            on_changes=self.handle_changes, metrics=self.metrics,
+            self.store,
+            self.registry,
+            self.clock,
+            wake=self.wake,
+            on_changes=self.handle_changes,
+            metrics=self.metrics,
         )
         self.channels: dict[str, Channel] = {}
         self.workers: dict[str, ChannelWorker] = {}
@@ -87,7 +91,9 @@ class Dispatcher:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
@@ -106,13 +112,20 @@ class Dispatcher:
             raise
         worker = self.settings.worker
         self._deps = WorkerDeps(
-            store=self.store, clock=self.clock, settings=worker,
+            store=self.store,
+            clock=self.clock,
+            settings=worker,
             retry=RetryPolicy(initial=worker.retry_initial, maximum=worker.retry_max),
-            announcements=self._announcements, on_changes=self.handle_changes,
-            writes=self._writes, metrics=self.metrics,
+            announcements=self._announcements,
+            on_changes=self.handle_changes,
+            writes=self._writes,
+            metrics=self.metrics,
         )
         self._fanout = Fanout(
-            self.store, self._planner, self.clock, batch_size=worker.fanout_batch,
+            self.store,
+            self._planner,
+            self.clock,
+            batch_size=worker.fanout_batch,
             on_batch=self._fanned_out,
         )
         await notify(self.pm, "dispatcher_started", channels=list(self.channels))
@@ -143,9 +156,12 @@ class Dispatcher:
         for name in wanted:
             spec = self.registry.get(name)
             ctx = ChannelContext(
-                name=name, settings=self._channel_settings(name),
-                data_dir=self.settings.data_dir / "channels" / name, receipts=self.services,
-                clock=self.clock, public_url=self.settings.public_url,
+                name=name,
+                settings=self._channel_settings(name),
+                data_dir=self.settings.data_dir / "channels" / name,
+                receipts=self.services,
+                clock=self.clock,
+                public_url=self.settings.public_url,
             )
             ctx.data_dir.mkdir(parents=True, exist_ok=True)
             channel = spec.factory(ctx)
@@ -166,12 +182,14 @@ class Dispatcher:
             await self._shutdown()
             return
         self._spawn()
-        waiter = asyncio.create_task(
+        waiter: asyncio.Task[object] = asyncio.create_task(
             self._wait_idle() if until_idle else self._stop_requested.wait(), name="run-waiter"
         )
-        died: list[asyncio.Task[None]] = []
+        died: list[asyncio.Task[object]] = []
         try:
-            done, _ = await asyncio.wait([waiter, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                [waiter, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+            )
             died = [t for t in done if t is not waiter]
         finally:
             waiter.cancel()
@@ -186,8 +204,11 @@ class Dispatcher:
 
     def _spawn(self) -> None:
         self._scheduler = Scheduler(
-            self.store, self._fanout, self.clock,
-            poll_interval=self.settings.worker.poll_interval, on_changes=self.handle_changes,
+            self.store,
+            self._fanout,
+            self.clock,
+            poll_interval=self.settings.worker.poll_interval,
+            on_changes=self.handle_changes,
         )
         self.workers = {name: ChannelWorker(ch, self._deps) for name, ch in self.channels.items()}
         self._tasks = [asyncio.create_task(self._scheduler.run(), name="scheduler")]
@@ -238,7 +259,9 @@ class Dispatcher:
 
     def _busy(self) -> bool:
         scheduler_busy = self._scheduler is not None and bool(self._scheduler.fanouts)
-        return scheduler_busy or bool(self._writes) or any(w.inflight for w in self.workers.values())
+        return (
+            scheduler_busy or bool(self._writes) or any(w.inflight for w in self.workers.values())
+        )
 
     async def _wait_idle(self) -> None:
         """Return once nothing is due, nothing is in flight, receipts held back by channels
@@ -278,9 +301,11 @@ class Dispatcher:
             return
         announcements = await self._announcements.get_many([c.announcement_id for c in failed])
         steps = [
-            c for c in failed
+            c
+            for c in failed
             if (a := announcements.get(c.announcement_id)) is not None
-            and a.mode is ChannelMode.FALLBACK and c.step + 1 < len(a.channels)
+            and a.mode is ChannelMode.FALLBACK
+            and c.step + 1 < len(a.channels)
         ]
         if not steps:
             return
@@ -291,12 +316,18 @@ class Dispatcher:
             if contact is None:
                 continue
             announcement = announcements[change.announcement_id]
-            nxt = list(self._planner.for_contact(announcement, contact, now, from_step=change.step + 1))
+            nxt = list(
+                self._planner.for_contact(announcement, contact, now, from_step=change.step + 1)
+            )
             if nxt and await self.store.add_deliveries(
                 nxt, announcement_id=announcement.id, cursor=None
             ):
-                log.info("fallback_step", announcement_id=announcement.id,
-                         delivery_id=change.delivery_id, next_channel=nxt[0].channel)
+                log.info(
+                    "fallback_step",
+                    announcement_id=announcement.id,
+                    delivery_id=change.delivery_id,
+                    next_channel=nxt[0].channel,
+                )
         self.wake()
 
     # -- stopping --------------------------------------------------------------------------

@@ -100,6 +100,7 @@ class Planner:
         for name, addresses in announcement.audience.addresses.items():
             channel = self.channels.get(name)
             for raw in addresses:
+                reason: str | None
                 if channel is None:
                     address, reason = raw, f"channel {name!r} is not running"
                 else:
@@ -152,7 +153,9 @@ class Fanout:
         ann_id = announcement.id
         if announcement.status is AnnouncementStatus.SCHEDULED:
             moved = await self.store.set_announcement_status(
-                ann_id, [AnnouncementStatus.SCHEDULED], AnnouncementStatus.FANNING_OUT,
+                ann_id,
+                [AnnouncementStatus.SCHEDULED],
+                AnnouncementStatus.FANNING_OUT,
                 self.clock.now(),
             )
             if not moved:

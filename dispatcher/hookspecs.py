@@ -57,6 +57,7 @@ def register_channels() -> Iterable[ChannelSpec]:
         def register_channels():
             yield ChannelSpec(name="sms", factory=SmsChannel, settings=SmsSettings)
     """
+    return ()
 
 
 @hookspec
@@ -72,6 +73,7 @@ def register_routes() -> Iterable[RouteSpec]:
         def register_routes():
             yield RouteSpec("POST", "/v1/callbacks/sms/dlr", handle_dlr)
     """
+    return ()
 
 
 @hookspec

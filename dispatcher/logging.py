@@ -152,9 +152,7 @@ def configure(level: str = "info", json: bool | None = None) -> None:
     try:
         numeric = _LEVELS[level.lower()]
     except KeyError:
-        raise ConfigError(
-            f"unknown log level {level!r}: use one of {', '.join(_LEVELS)}"
-        ) from None
+        raise ConfigError(f"unknown log level {level!r}: use one of {', '.join(_LEVELS)}") from None
     if json is None:
         json = not sys.stderr.isatty()
     shared: list[Processor] = [

@@ -20,11 +20,23 @@ def _origin(pm: pluggy.PluginManager, plugin: object) -> str:
     return f"plugin {name!r} ({module})"
 
 
-def _specs_from(pm: pluggy.PluginManager) -> Iterator[tuple[ChannelSpec, str]]:
+def _declared(result: object, origin: str, hook: str, kind: str) -> Iterable[object]:
+    """What a declaring hook returned, as an iterable; None declares nothing."""
+    if result is None:
+        return ()
+    # A single record returned instead of yielded would otherwise fail as a bare TypeError.
+    if isinstance(result, str | bytes) or not isinstance(result, Iterable):
+        raise PluginError(
+            f"{origin} returned {result!r} from {hook}; return an iterable of {kind} (yield them)"
+        )
+    return result
+
+
+def _specs_from(pm: pluggy.PluginManager) -> Iterator[tuple[object, str]]:
     for impl in pm.hook.register_channels.get_hookimpls():
-        result = impl.function()
-        for spec in result or ():
-            yield spec, _origin(pm, impl.plugin)
+        origin = _origin(pm, impl.plugin)
+        for spec in _declared(impl.function(), origin, "register_channels", "ChannelSpec"):
+            yield spec, origin
 
 
 def _check(spec: object, origin: str) -> ChannelSpec:
@@ -45,7 +57,7 @@ def _check(spec: object, origin: str) -> ChannelSpec:
 class ChannelRegistry:
     """Every declared channel by name, with where it came from."""
 
-    def __init__(self, specs: Iterable[tuple[ChannelSpec, str]]) -> None:
+    def __init__(self, specs: Iterable[tuple[object, str]]) -> None:
         found: dict[str, list[tuple[ChannelSpec, str]]] = defaultdict(list)
         for spec, origin in specs:
             checked = _check(spec, origin)
@@ -102,9 +114,11 @@ def collect_routes(pm: pluggy.PluginManager) -> list[RouteSpec]:
     routes = []
     for impl in pm.hook.register_routes.get_hookimpls():
         origin = _origin(pm, impl.plugin)
-        for route in impl.function() or ():
+        for route in _declared(impl.function(), origin, "register_routes", "RouteSpec"):
             if not isinstance(route, RouteSpec):
-                raise PluginError(f"{origin} yielded {route!r} from register_routes; yield RouteSpec")
+                raise PluginError(
+                    f"{origin} yielded {route!r} from register_routes; yield RouteSpec"
+                )
             key = (route.method.upper(), route.path)
             if key in seen:
                 raise PluginError(

@@ -46,7 +46,9 @@ def template_problems(data: AnnouncementIn) -> list[dict[str, object]]:
         try:
             names = meta.find_undeclared_variables(_env.parse(text))
         except jinja2.TemplateSyntaxError as exc:
-            problems.append({"loc": loc, "msg": f"template error on line {exc.lineno}: {exc.message}"})
+            problems.append(
+                {"loc": loc, "msg": f"template error on line {exc.lineno}: {exc.message}"}
+            )
             continue
         unknown = sorted(names - known)
         if unknown:

@@ -14,7 +14,7 @@ from tenacity import RetryCallState, wait_exponential
 from tenacity.wait import wait_base
 
 
-class wait_proportional_jitter(wait_base):  # noqa: N801 - named like tenacity's own waits
+class wait_proportional_jitter(wait_base):
     """Wrap a wait so each value is spread by ±``share`` of itself."""
 
     def __init__(self, inner: wait_base, share: float = 0.1, rng: random.Random | None = None):

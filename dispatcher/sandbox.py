@@ -41,7 +41,13 @@ SANDBOX_FAILED = "SANDBOX_FAILED"
 _HANDOVER_BATCH = 1000
 _MAX_BACKOFF = 30.0
 _OUTBOX_FIELDS = (
-    "delivery_id", "announcement_id", "channel", "address", "title", "body", "attempt",
+    "delivery_id",
+    "announcement_id",
+    "channel",
+    "address",
+    "title",
+    "body",
+    "attempt",
 )
 
 
@@ -139,9 +145,11 @@ class SandboxTransport:
             return []
         # One buffered write and one flush per batch: flushing per line costs ~10x.
         at = now.isoformat()
-        self._outbox.write("".join(_outbox_line(m, pid, at) for m, pid in zip(batch, ids)))
+        self._outbox.write(
+            "".join(_outbox_line(m, pid, at) for m, pid in zip(batch, ids, strict=True))
+        )
         self._outbox.flush()
-        for message, pid in zip(batch, ids):
+        for message, pid in zip(batch, ids, strict=True):
             self._schedule(_Pending(pid, message.delivery_id, due))
         self._wake.set()
         return [Accepted(provider_id=pid) for pid in ids]
@@ -232,8 +240,11 @@ class SandboxTransport:
             self._pending.extendleft(reversed(batch))
             self._failures += 1
             log.warning(
-                "sandbox_receipt_failed", channel=self.ctx.name, count=len(batch),
-                error=repr(exc), attempt=self._failures,
+                "sandbox_receipt_failed",
+                channel=self.ctx.name,
+                count=len(batch),
+                error=repr(exc),
+                attempt=self._failures,
             )
             raise
         self._failures = 0
@@ -243,7 +254,9 @@ class SandboxTransport:
     def _receipt(self, entry: _Pending, now: datetime) -> ReceiptIn:
         failed = sandbox_fails(entry.delivery_id, self.settings.failure_share)
         return ReceiptIn(
-            channel=self.ctx.name, provider_id=entry.provider_id, occurred_at=now,
+            channel=self.ctx.name,
+            provider_id=entry.provider_id,
+            occurred_at=now,
             status=DeliveryStatus.FAILED if failed else DeliveryStatus.DELIVERED,
             provider_code=SANDBOX_FAILED if failed else None,
             detail="simulated failure (sandbox failure_share)" if failed else None,
@@ -312,5 +325,5 @@ async def _wait_cancelled(task: asyncio.Task[None]) -> None:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
             raise
-    except Exception:  # noqa: S110 - _task_done logged it; closing must go on
+    except Exception:
         pass

@@ -11,16 +11,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import structlog
 
-from dispatcher.channel import Accepted, Channel, Failed, OutboundMessage, RetryLater, SendResult
+from dispatcher.channel import Channel, Failed, OutboundMessage, RetryLater, SendResult
 from dispatcher.clock import Clock
 from dispatcher.config import WorkerSettings
 from dispatcher.errors import PermanentDeliveryError, RateLimitedError, TransientDeliveryError
 from dispatcher.events import StatusChange
 from dispatcher.metrics import Metrics
+from dispatcher.outcome import Judge, Unknown
 from dispatcher.pacing import Pacer
 from dispatcher.render import RenderError, render
 from dispatcher.retry import RetryPolicy
@@ -28,23 +28,13 @@ from dispatcher.store.base import ClaimedDelivery, Outcome, Store
 from schemas import (
     Announcement,
     AnnouncementStatus,
-    Attempt,
-    AttemptOutcome,
     Contact,
     DeliveryStatus,
-    FailureKind,
 )
 
 log = structlog.get_logger(__name__)
 
 ChangesHandler = Callable[[Sequence[StatusChange]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Unknown:
-    """The provider may or may not have the message (the call timed out or was cut)."""
-
-    reason: str
 
 
 class AnnouncementCache:
@@ -93,6 +83,7 @@ class ChannelWorker:
         self._slots = asyncio.Semaphore(max(1, channel.concurrency))
         self._pacer = Pacer(channel.rate_per_sec)
         self._stopping = asyncio.Event()
+        self._judge = Judge(channel.name, channel.repeatable, deps.retry, deps.clock)
 
     def stop(self) -> None:
         """Stop claiming; in-flight batches go on."""
@@ -118,7 +109,9 @@ class ChannelWorker:
                 await self._wait_for_work()
                 continue
             self.idle.clear()
-            task = asyncio.create_task(self._send(claimed), name=f"send:{self.name}:{claimed[0].id}")
+            task = asyncio.create_task(
+                self._send(claimed), name=f"send:{self.name}:{claimed[0].id}"
+            )
             self.inflight.add(task)
             task.add_done_callback(self._batch_done)
 
@@ -158,8 +151,7 @@ class ChannelWorker:
         try:
             outcomes = await self._attempt(claimed)
         except asyncio.CancelledError:
-            now = self.deps.clock.now()
-            await self._record([_aborted(c, now, self.channel.repeatable) for c in claimed])
+            await self._record([self._judge.aborted(c) for c in claimed])
             raise
         finally:
             self.leases.discard(token)
@@ -170,19 +162,24 @@ class ChannelWorker:
         # Shielded and tracked: a cancelled batch still writes what happened, and shutdown
         # waits for these writes before it closes the store.
         write = asyncio.ensure_future(deps.store.record_outcomes(outcomes, deps.clock.now()))
-        deps.writes.add(write)  # type: ignore[arg-type]
-        write.add_done_callback(deps.writes.discard)  # type: ignore[arg-type]
+        deps.writes.add(write)
+        write.add_done_callback(deps.writes.discard)
         changes = await asyncio.shield(write)
         for o in outcomes:
             if o.attempt is not None:
                 if deps.metrics is not None:
                     deps.metrics.attempt(
-                        self.name, o.attempt.outcome.value,
+                        self.name,
+                        o.attempt.outcome.value,
                         None if o.attempt.latency_ms is None else o.attempt.latency_ms / 1000,
                     )
                 log.debug(
-                    "delivery_attempted", channel=self.name, delivery_id=o.delivery_id,
-                    attempt=o.attempt.number, outcome=o.attempt.outcome.value, status=o.status.value,
+                    "delivery_attempted",
+                    channel=self.name,
+                    delivery_id=o.delivery_id,
+                    attempt=o.attempt.number,
+                    outcome=o.attempt.outcome.value,
+                    status=o.status.value,
                 )
         if changes:
             await deps.on_changes(changes)
@@ -197,7 +194,7 @@ class ChannelWorker:
         ready: list[tuple[ClaimedDelivery, Announcement, OutboundMessage]] = []
         for c in claimed:
             ann = announcements.get(c.announcement_id)
-            early = self._check(c, ann, now)
+            early = self._judge.before_send(c, ann)
             if early is not None:
                 outcomes[c.id] = early
                 continue
@@ -205,18 +202,25 @@ class ChannelWorker:
             try:
                 message = self._message(c, ann, contacts.get(c.contact_id or ""))
             except RenderError as exc:
-                outcomes[c.id] = self._outcome(
-                    c, ann, Failed(f"the text cannot be rendered: {exc}", code="template"),
-                    now, None,
+                outcomes[c.id] = self._judge.judge(
+                    c,
+                    ann,
+                    Failed(f"the text cannot be rendered: {exc}", code="template"),
+                    now,
+                    None,
                 )
                 continue
             if self.channel.max_length and len(message.body) > self.channel.max_length:
-                outcomes[c.id] = self._outcome(
-                    c, ann, Failed(
+                outcomes[c.id] = self._judge.judge(
+                    c,
+                    ann,
+                    Failed(
                         f"the text is {len(message.body)} characters; {self.name} takes at most "
                         f"{self.channel.max_length}: shorten it or set a content override",
                         code="too_long",
-                    ), now, None,
+                    ),
+                    now,
+                    None,
                 )
                 continue
             ready.append((c, ann, message))
@@ -225,7 +229,7 @@ class ChannelWorker:
             started = deps.clock.now()
             results, latency = await self._call([m for _, _, m in ready])
             for (c, ann, _), result in zip(ready, results, strict=True):
-                outcomes[c.id] = self._outcome(c, ann, result, started, latency)
+                outcomes[c.id] = self._judge.judge(c, ann, result, started, latency)
         return [outcomes[c.id] for c in claimed]
 
     async def _drop_stopped(
@@ -244,27 +248,15 @@ class ChannelWorker:
             c = item[0]
             if statuses.get(c.announcement_id) is AnnouncementStatus.CANCELLED:
                 outcomes[c.id] = Outcome(
-                    c.id, c.lease_token, DeliveryStatus.CANCELLED, None,
+                    c.id,
+                    c.lease_token,
+                    DeliveryStatus.CANCELLED,
+                    None,
                     reason="announcement cancelled",
                 )
             else:
                 keep.append(item)
         return keep
-
-    def _check(
-        self, c: ClaimedDelivery, ann: Announcement | None, now: datetime
-    ) -> Outcome | None:
-        if ann is None:
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.FAILED, None,
-                reason="its announcement is gone", failure_kind=FailureKind.TECHNICAL,
-            )
-        if ann.expires_at is not None and ann.expires_at <= now:
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.EXPIRED, None,
-                reason="expired before it could be sent",
-            )
-        return None
 
     def _message(
         self, c: ClaimedDelivery, ann: Announcement, contact: Contact | None
@@ -276,9 +268,17 @@ class ChannelWorker:
         )
         text = render(ann, self.name, context)
         return OutboundMessage(
-            delivery_id=c.id, announcement_id=c.announcement_id, channel=self.name,
-            address=c.address, title=text.title, body=text.body, language=ann.language,
-            priority=ann.priority, test=ann.test, attempt=c.attempt, contact_id=c.contact_id,
+            delivery_id=c.id,
+            announcement_id=c.announcement_id,
+            channel=self.name,
+            address=c.address,
+            title=text.title,
+            body=text.body,
+            language=ann.language,
+            priority=ann.priority,
+            test=ann.test,
+            attempt=c.attempt,
+            contact_id=c.contact_id,
         )
 
     async def _call(
@@ -293,7 +293,8 @@ class ChannelWorker:
             if len(answer) != len(messages):
                 raise TransientDeliveryError(
                     f"channel {self.name} answered {len(answer)} results for {len(messages)} "
-                    "messages", channel=self.name,
+                    "messages",
+                    channel=self.name,
                 )
             results = list(answer)
         except RateLimitedError as exc:
@@ -311,83 +312,3 @@ class ChannelWorker:
                 RetryLater(f"the {self.name} channel failed: {type(exc).__name__}: {exc}")
             ] * len(messages)
         return results, (time.perf_counter() - t0) * 1000
-
-    def _outcome(
-        self,
-        c: ClaimedDelivery,
-        ann: Announcement,
-        result: SendResult | Unknown,
-        started: datetime,
-        latency: float | None,
-    ) -> Outcome:
-        def attempt(outcome: AttemptOutcome, **kw: object) -> Attempt:
-            return Attempt(number=c.attempt, started_at=started, outcome=outcome,
-                           latency_ms=latency, **kw)  # type: ignore[arg-type]
-
-        if isinstance(result, Accepted):
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.SENT,
-                attempt(AttemptOutcome.ACCEPTED, provider_id=result.provider_id,
-                        provider_code=result.provider_code),
-                provider_id=result.provider_id, provider_code=result.provider_code,
-            )
-        if isinstance(result, Failed):
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.FAILED,
-                attempt(AttemptOutcome.FAILED, provider_code=result.code, reason=result.reason),
-                provider_code=result.code, reason=result.reason, failure_kind=result.kind,
-            )
-        if isinstance(result, Unknown) and not self.channel.repeatable:
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.FAILED,
-                attempt(AttemptOutcome.UNKNOWN, reason=result.reason),
-                reason=f"{result.reason}; outcome unknown and {self.name} may not send twice",
-                failure_kind=FailureKind.TECHNICAL,
-            )
-        return self._retry(c, ann, result, attempt)
-
-    def _retry(
-        self,
-        c: ClaimedDelivery,
-        ann: Announcement,
-        result: RetryLater | Unknown,
-        attempt: Callable[..., Attempt],
-    ) -> Outcome:
-        kind = AttemptOutcome.UNKNOWN if isinstance(result, Unknown) else AttemptOutcome.RETRY
-        code = result.code if isinstance(result, RetryLater) else None
-        after = result.after if isinstance(result, RetryLater) else None
-        if c.attempt >= ann.max_attempts:
-            reason = f"gave up after {c.attempt} attempts: {result.reason}"
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.FAILED,
-                attempt(kind, provider_code=code, reason=result.reason),
-                provider_code=code, reason=reason, failure_kind=FailureKind.TEMPORARY,
-            )
-        retry_at = self.deps.clock.now() + timedelta(
-            seconds=self.deps.retry.delay(c.attempt, after)
-        )
-        if ann.expires_at is not None and retry_at >= ann.expires_at:
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.EXPIRED,
-                attempt(kind, provider_code=code, reason=result.reason),
-                provider_code=code,
-                reason=f"the next try would come after expiry: {result.reason}",
-            )
-        return Outcome(
-            c.id, c.lease_token, DeliveryStatus.RETRY_WAIT,
-            attempt(kind, provider_code=code, reason=result.reason, retry_at=retry_at),
-            provider_code=code, reason=result.reason, retry_at=retry_at,
-        )
-
-
-def _aborted(c: ClaimedDelivery, now: datetime, repeatable: bool) -> Outcome:
-    """What a batch cut by shutdown records: the attempt, and the delivery due again."""
-    reason = "the service stopped during the send"
-    attempt = Attempt(number=c.attempt, started_at=now, outcome=AttemptOutcome.ABORTED,
-                      reason=reason)
-    if repeatable:
-        return Outcome(c.id, c.lease_token, DeliveryStatus.RETRY_WAIT, attempt, reason=reason,
-                       retry_at=now)
-    return Outcome(c.id, c.lease_token, DeliveryStatus.FAILED, attempt,
-                   reason=f"{reason}; outcome unknown and the channel may not send twice",
-                   failure_kind=FailureKind.TECHNICAL)

@@ -87,8 +87,8 @@ class Audience(InputModel):
     areas: list[AreaCode] = Field(default_factory=list, max_length=1000)
     tags: list[Tag] = Field(default_factory=list, max_length=1000)
     contact_ids: list[str] = Field(default_factory=list, max_length=100_000)
-    addresses: dict[ChannelName, list[Annotated[str, Field(min_length=1, max_length=320)]]] = (
-        Field(default_factory=dict)
+    addresses: dict[ChannelName, list[Annotated[str, Field(min_length=1, max_length=320)]]] = Field(
+        default_factory=dict
     )
     exclude: Exclusions = Field(default_factory=Exclusions)
 
@@ -125,8 +125,8 @@ class AnnouncementIn(InputModel):
     send_at: datetime | None = None
     expires_at: datetime | None = None
     content: dict[ChannelName, ChannelContent] = Field(default_factory=dict)
-    variables: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], str] = (
-        Field(default_factory=dict, max_length=100)
+    variables: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], str] = Field(
+        default_factory=dict, max_length=100
     )
     external_ref: str | None = Field(default=None, max_length=200)
     test: bool = False

@@ -173,5 +173,5 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return _from_http_exception(exc, request.path)
     except ConnectionResetError:
         raise  # the client went away: there is no one to answer
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: answer, never crash
+    except Exception as exc:
         return _from_exception(exc, request)

@@ -1,28 +1,20 @@
 """SQLiteStore: the embedded default store (aiosqlite, WAL, one writer connection).
 
-Writes go through one connection, each in a ``BEGIN IMMEDIATE`` transaction, so two
-processes on one file queue for the write lock instead of failing half-way. Reads use a
-second connection and so never wait behind a write.
+Announcements, the queue, receipts and reads live here; connections in ``sqlite_conn``,
+keys and the directory in ``sqlite_directory``, the queue's SQL in ``sqlite_queue``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
-import aiosqlite
-
-from dispatcher.errors import DispatcherError, NotFoundError
+from dispatcher.errors import NotFoundError
 from dispatcher.events import StatusChange
 from dispatcher.store import sqlite_queue as queue
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import (
-    ApiKey,
     ClaimedDelivery,
     IdempotencyConflictError,
     NewDelivery,
@@ -30,15 +22,11 @@ from dispatcher.store.base import (
     Page,
     Store,
 )
-from dispatcher.store.migrations import migrate
-from dispatcher.store.sqlite_audience import audience_query
+from dispatcher.store.sqlite_directory import SQLiteDirectory
 from schemas import (
     Announcement,
     AnnouncementIn,
     AnnouncementStatus,
-    Area,
-    Audience,
-    Contact,
     Delivery,
     DeliveryStatus,
     ReceiptIn,
@@ -47,122 +35,13 @@ from schemas import (
 _OPEN_ANNOUNCEMENT = ("scheduled", "fanning_out", "sending")
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteDirectory, Store):
     """The store in one SQLite file (or ``":memory:"`` for tests).
 
     Args:
         path: the database file; created with its folder if missing.
         busy_timeout: seconds to wait for another process's write lock.
     """
-
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
-        self.path = str(path)
-        self._busy_ms = int(busy_timeout * 1000)
-        self._db: aiosqlite.Connection | None = None
-        self._rdb: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-
-    @property
-    def _memory(self) -> bool:
-        return self.path == ":memory:" or self.path.startswith("file::memory:")
-
-    async def _connect(self) -> aiosqlite.Connection:
-        db = await aiosqlite.connect(self.path, isolation_level=None)
-        db.row_factory = aiosqlite.Row
-        await db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        if not self._memory:
-            await db.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
-            await db.execute("PRAGMA synchronous = NORMAL")
-        return db
-
-    async def open(self) -> None:
-        """Open the file, apply migrations and open the read connection."""
-        if self._db is not None:
-            return
-        if not self._memory:
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self._db = await self._connect()
-        async with self._lock:
-            await migrate(self._db)
-        self._rdb = self._db if self._memory else await self._connect()
-
-    async def close(self) -> None:
-        """Close both connections; safe to call twice."""
-        db, rdb = self._db, self._rdb
-        self._db = self._rdb = None
-        if rdb is not None and rdb is not db:
-            await rdb.close()
-        if db is not None:
-            await db.close()
-
-    async def ping(self) -> bool:
-        """True when a trivial query answers."""
-        try:
-            await self._fetchone("SELECT 1")
-        except (DispatcherError, aiosqlite.Error):
-            return False
-        return True
-
-    # -- plumbing --------------------------------------------------------------------------
-    def _writer(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise DispatcherError("the store is not open: call await store.open() first")
-        return self._db
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        db = self._writer()
-        async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
-            done = False
-            try:
-                yield db
-                await db.execute("COMMIT")
-                done = True
-            finally:
-                if not done:
-                    # Shielded: a cancelled writer must still leave the connection usable.
-                    await asyncio.shield(_rollback(db))
-
-    async def _fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        if self._rdb is None:
-            raise DispatcherError("the store is not open: call await store.open() first")
-        if self._memory:
-            async with self._lock:
-                async with self._rdb.execute(sql, params) as cur:
-                    return list(await cur.fetchall())
-        async with self._rdb.execute(sql, params) as cur:
-            return list(await cur.fetchall())
-
-    async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        found = await self._fetchall(sql, params)
-        return found[0] if found else None
-
-    # -- API keys --------------------------------------------------------------------------
-    async def add_api_key(self, key: ApiKey, token_hash: str) -> None:
-        """Store a new key under the hash of its token."""
-        async with self._write() as db:
-            await db.execute(
-                "INSERT INTO api_keys (id, name, role, token_hash, created_at) VALUES (?,?,?,?,?)",
-                (key.id, key.name, key.role, token_hash, rows.ts(key.created_at)),
-            )
-
-    async def find_api_key(self, token_hash: str) -> ApiKey | None:
-        """The key whose token hashes to ``token_hash``, or None."""
-        row = await self._fetchone(
-            "SELECT id, name, role, created_at, revoked_at FROM api_keys WHERE token_hash = ?",
-            (token_hash,),
-        )
-        if row is None:
-            return None
-        return ApiKey(
-            id=row["id"],
-            name=row["name"],
-            role=row["role"],
-            created_at=rows.dt_req(row["created_at"]),
-            revoked=row["revoked_at"] is not None,
-        )
 
     # -- announcements ---------------------------------------------------------------------
     async def create_announcement(
@@ -369,80 +248,17 @@ class SQLiteStore(Store):
 
     async def complete_finished(self, now: datetime) -> list[str]:
         """Complete ``sending`` announcements that have no open delivery left."""
-        async with self._write() as db:
-            async with db.execute(
+        async with (
+            self._write() as db,
+            db.execute(
                 "UPDATE announcements SET status = 'completed', finished_at = ? "
                 "WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d "
                 "WHERE d.announcement_id = announcements.id "
                 "AND d.status IN ('queued', 'sending', 'retry_wait')) RETURNING id",
                 (rows.ts(now),),
-            ) as cur:
-                return [row["id"] for row in await cur.fetchall()]
-
-    # -- contacts and areas ----------------------------------------------------------------
-    async def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> int:
-        """Insert or replace contacts by id, in one transaction."""
-        stamp = rows.ts(now)
-        async with self._write() as db:
-            await db.executemany(
-                "INSERT INTO contacts (id, name, area_code, language, tags, addresses, opt_outs, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
-                "area_code = excluded.area_code, language = excluded.language, "
-                "tags = excluded.tags, addresses = excluded.addresses, "
-                "opt_outs = excluded.opt_outs, updated_at = excluded.updated_at",
-                [
-                    (
-                        c.id,
-                        c.name,
-                        c.area_code,
-                        c.language,
-                        json.dumps(c.tags, ensure_ascii=False),
-                        json.dumps(c.addresses, ensure_ascii=False),
-                        json.dumps(c.opt_outs),
-                        stamp,
-                        stamp,
-                    )
-                    for c in contacts
-                ],
-            )
-            await db.executemany(
-                "DELETE FROM contact_tags WHERE contact_id = ?", [(c.id,) for c in contacts]
-            )
-            await db.executemany(
-                "INSERT OR IGNORE INTO contact_tags (tag, contact_id) VALUES (?, ?)",
-                [(tag, c.id) for c in contacts for tag in c.tags],
-            )
-        return len(contacts)
-
-    async def upsert_areas(self, areas: Sequence[Area]) -> int:
-        """Insert or replace areas by code, in one transaction."""
-        async with self._write() as db:
-            await db.executemany(
-                "INSERT INTO areas (code, name, parent_code) VALUES (?, ?, ?) "
-                "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
-                "parent_code = excluded.parent_code",
-                [(a.code, a.name, a.parent_code) for a in areas],
-            )
-        return len(areas)
-
-    async def audience_batch(
-        self, audience: Audience, *, after: str | None, limit: int
-    ) -> list[Contact]:
-        """Contacts matching ``audience``, by id, after ``after``."""
-        sql, params = audience_query(audience, after=after, limit=limit)
-        return [rows.contact(row) for row in await self._fetchall(sql, params)]
-
-    async def get_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
-        """Contacts by id."""
-        if not ids:
-            return {}
-        found = await self._fetchall(
-            f"SELECT {rows.CONTACT_COLUMNS} FROM contacts "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(ids)),),
-        )
-        return {row["id"]: rows.contact(row) for row in found}
+            ) as cur,
+        ):
+            return [row["id"] for row in await cur.fetchall()]
 
     # -- the queue -------------------------------------------------------------------------
     async def claim(
@@ -457,7 +273,11 @@ class SQLiteStore(Store):
         """Lease due deliveries of ``channel`` (see :meth:`Store.claim`)."""
         async with self._write() as db:
             return await queue.claim(
-                db, channel, limit=limit, now=now.timestamp(), lease_seconds=lease_seconds,
+                db,
+                channel,
+                limit=limit,
+                now=now.timestamp(),
+                lease_seconds=lease_seconds,
                 repeatable=repeatable,
             )
 
@@ -547,7 +367,8 @@ class SQLiteStore(Store):
         """Deliveries of an announcement in id order."""
         found = await self._fetchall(
             f"SELECT {rows.DELIVERY_COLUMNS} FROM deliveries WHERE announcement_id = :a "
-            "AND (:status IS NULL OR status = :status) AND (:channel IS NULL OR channel = :channel) "
+            "AND (:status IS NULL OR status = :status) "
+            "AND (:channel IS NULL OR channel = :channel) "
             "AND id > :after ORDER BY id LIMIT :limit",
             {
                 "a": announcement_id,
@@ -566,10 +387,6 @@ class SQLiteStore(Store):
             "SELECT channel, status, count(*) AS n FROM deliveries GROUP BY channel, status"
         )
         return {(row["channel"], row["status"]): row["n"] for row in found}
-
-
-async def _rollback(db: aiosqlite.Connection) -> None:
-    await db.execute("ROLLBACK")
 
 
 _MAX_ROWID = 2**63 - 1

@@ -18,7 +18,9 @@ _HAS_TAG = (
 )
 
 
-def audience_query(audience: Audience, *, after: str | None, limit: int) -> tuple[str, dict[str, Any]]:
+def audience_query(
+    audience: Audience, *, after: str | None, limit: int
+) -> tuple[str, dict[str, Any]]:
     """SQL and parameters for the next ``limit`` contacts of ``audience`` after id ``after``.
 
     Areas and tags together must both match; listed contact ids are added; exclusions win.

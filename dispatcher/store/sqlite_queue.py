@@ -105,7 +105,13 @@ async def claim(
         "ORDER BY priority_rank, due_at LIMIT :limit) "
         "RETURNING id, announcement_id, channel, address, contact_id, attempt_count, "
         "unknown_count, step, priority_rank, due_at",
-        {"token": token, "exp": now + lease_seconds, "now": now, "channel": channel, "limit": limit},
+        {
+            "token": token,
+            "exp": now + lease_seconds,
+            "now": now,
+            "channel": channel,
+            "limit": limit,
+        },
     )
     claimed.sort(key=lambda r: (r["priority_rank"], r["due_at"], r["id"]))
     return [
@@ -180,16 +186,24 @@ async def record_outcomes(
         ],
     )
     changes = [_change(held[(o.delivery_id, o.lease_token)], o.status, o.reason) for o in live]
-    early = [(held[(o.delivery_id, o.lease_token)]["channel"], o.provider_id) for o in live
-             if o.status == DeliveryStatus.SENT and o.provider_id]
+    early: list[tuple[str, str | None]] = [
+        (held[(o.delivery_id, o.lease_token)]["channel"], o.provider_id)
+        for o in live
+        if o.status == DeliveryStatus.SENT and o.provider_id
+    ]
     changes.extend(await _apply_early_receipts(db, early, now))
     return changes
 
 
 def _change(row: Any, status: DeliveryStatus, reason: str | None) -> StatusChange:
     return StatusChange(
-        str(row["id"]), row["announcement_id"], row["channel"], status, reason,
-        row["contact_id"], row["step"],
+        str(row["id"]),
+        row["announcement_id"],
+        row["channel"],
+        status,
+        reason,
+        row["contact_id"],
+        row["step"],
     )
 
 

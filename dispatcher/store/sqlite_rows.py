@@ -37,9 +37,7 @@ def dt_req(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-ANNOUNCEMENT_COLUMNS = (
-    "id, data, status, created_at, released_at, finished_at, created_by"
-)
+ANNOUNCEMENT_COLUMNS = "id, data, status, created_at, released_at, finished_at, created_by"
 
 
 def announcement(row: Row, counts: dict[str, dict[str, int]] | None = None) -> Announcement:

@@ -45,8 +45,9 @@ CHANNEL = "sms"
 MAX_REPORTS = 1000
 
 _DELIVERED = frozenset({"delivered", "delivrd"})
-_FAILED = frozenset({"failed", "undeliv", "undelivered", "rejectd", "rejected", "expired",
-                     "deleted"})
+_FAILED = frozenset(
+    {"failed", "undeliv", "undelivered", "rejectd", "rejected", "expired", "deleted"}
+)
 _INTERIM = frozenset({"accepted", "acceptd", "enroute", "sent", "pending", "queued", "buffered"})
 
 

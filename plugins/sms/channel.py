@@ -180,14 +180,18 @@ class SmsChannel(Channel):
         The one place where statuses and aiohttp failures become thongbao errors.
         """
         gateway = self._gateway()
-        async with gateway_errors(self.name, gateway):
-            async with self._client().post(str(gateway.url), json=payload) as response:
-                body = await response.read()
-                status, retry_after = response.status, response.headers.get("Retry-After")
+        async with (
+            gateway_errors(self.name, gateway),
+            self._client().post(str(gateway.url), json=payload) as response,
+        ):
+            body = await response.read()
+            status, retry_after = response.status, response.headers.get("Retry-After")
         if status == 429:
             after = parse_retry_after(retry_after, self.ctx.clock.now())
             raise RateLimitedError(
-                "the gateway asked us to slow down", retry_after=after, channel=self.name,
+                "the gateway asked us to slow down",
+                retry_after=after,
+                channel=self.name,
                 code="429",
             )
         if 400 <= status < 500:
@@ -220,7 +224,9 @@ async def gateway_errors(channel: str, gateway: SmsHttpSettings) -> AsyncIterato
         ) from exc
     except aiohttp.ClientError as exc:
         log.warning(
-            "sms_gateway_unreachable", channel=channel, host=gateway.url.host,
+            "sms_gateway_unreachable",
+            channel=channel,
+            host=gateway.url.host,
             error=type(exc).__name__,
         )
         raise TransientDeliveryError(

@@ -2,61 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from yarl import URL
 
 from dispatcher import (
-    Channel,
-    ChannelContext,
-    ConfigError,
     InvalidAddressError,
-    OutboundMessage,
-    SandboxTransport,
-    SendResult,
+    SandboxChannel,
 )
 from plugins.web.settings import WebSettings
 
 _EXAMPLE = "write it as https://example.gov.vn/hooks/thongbao"
 
 
-class WebChannel(Channel):
+class WebChannel(SandboxChannel):
     """Announcements POSTed to another system's webhook endpoint."""
 
+    settings_model = WebSettings
     max_batch = 20
-    rate_per_sec = None  # the sandbox protects no provider; its real transport sets one
     max_length = None
     repeatable = True  # webhook receivers de-duplicate on the message id
     concurrency = 8
 
-    def __init__(self, ctx: ChannelContext) -> None:
-        super().__init__(ctx)
-        if not isinstance(ctx.settings, WebSettings):
-            raise ConfigError(
-                f"channel {ctx.name!r} needs WebSettings, not {type(ctx.settings).__name__}"
-            )
-        self.settings = ctx.settings
-        self._transport = SandboxTransport(ctx, ctx.settings.sandbox)
-
-    async def start(self) -> None:
-        """Start the sandbox transport."""
-        await self._transport.start()
-
     def normalize_address(self, address: str) -> str:
         """An http(s) URL with scheme and host in lower case and no fragment."""
         return normalize_webhook_url(address)
-
-    async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
-        """Send ``batch``; one result per message, in order."""
-        return await self._transport.send(batch)
-
-    async def flush(self) -> None:
-        """Hand over every pending simulated receipt now (tests, drain mode)."""
-        await self._transport.flush()
-
-    async def aclose(self) -> None:
-        """Stop the sandbox transport; safe to call twice."""
-        await self._transport.aclose()
 
 
 def normalize_webhook_url(address: str) -> str:
@@ -75,7 +43,6 @@ def normalize_webhook_url(address: str) -> str:
     if url.user is not None or url.password is not None:
         # Addresses are stored and shown to operators; credentials belong in settings.
         raise InvalidAddressError(
-            f"the webhook URL {url.with_user(None)!s} carries a user name or password: "
-            "remove it"
+            f"the webhook URL {url.with_user(None)!s} carries a user name or password: remove it"
         )
     return str(url.with_fragment(None))

@@ -10,18 +10,12 @@ longer (usually 16-19 digits) and are not valid phone numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 import phonenumbers
 
 from dispatcher import (
-    Channel,
-    ChannelContext,
-    ConfigError,
     InvalidAddressError,
-    OutboundMessage,
-    SandboxTransport,
-    SendResult,
+    SandboxChannel,
 )
 from plugins.zalo.settings import ZaloSettings
 
@@ -29,44 +23,19 @@ _USER_ID = re.compile(r"^[1-9][0-9]{9,24}$")
 _MOBILE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
-class ZaloChannel(Channel):
+class ZaloChannel(SandboxChannel):
     """Zalo messages to a Vietnamese phone number or a Zalo user id."""
 
+    settings_model = ZaloSettings
     max_batch = 50
-    rate_per_sec = None  # the sandbox protects no provider; its real transport sets one
     max_length = 2000  # Zalo OA text messages stop at 2000 characters
     # A duplicate costs one message fee; a lost announcement costs more.
     repeatable = True
     concurrency = 4
 
-    def __init__(self, ctx: ChannelContext) -> None:
-        super().__init__(ctx)
-        if not isinstance(ctx.settings, ZaloSettings):
-            raise ConfigError(
-                f"channel {ctx.name!r} needs ZaloSettings, not {type(ctx.settings).__name__}"
-            )
-        self.settings = ctx.settings
-        self._transport = SandboxTransport(ctx, ctx.settings.sandbox)
-
-    async def start(self) -> None:
-        """Start the sandbox transport."""
-        await self._transport.start()
-
     def normalize_address(self, address: str) -> str:
         """A phone number in E.164 form, or a Zalo user id as written."""
         return normalize_zalo_address(address)
-
-    async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
-        """Send ``batch``; one result per message, in order."""
-        return await self._transport.send(batch)
-
-    async def flush(self) -> None:
-        """Hand over every pending simulated receipt now (tests, drain mode)."""
-        await self._transport.flush()
-
-    async def aclose(self) -> None:
-        """Stop the sandbox transport; safe to call twice."""
-        await self._transport.aclose()
 
 
 def normalize_zalo_address(address: str) -> str:

@@ -1,22 +1,18 @@
-"""Test support shipped for plugin authors: fakes, a fake provider and the channel contract.
+"""The channel contract: the behaviour every channel must show, as inheritable pytest tests.
 
-Importing this module needs pytest (``pip install thongbao[test]``).
+The helpers before the contract read a channel's answer, taking a whole-batch error and a
+per-message result alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from structlog.testing import capture_logs
 
 from dispatcher.channel import (
@@ -25,11 +21,9 @@ from dispatcher.channel import (
     ChannelContext,
     Failed,
     OutboundMessage,
-    ReceiptSink,
     RetryLater,
     SendResult,
 )
-from dispatcher.clock import Clock
 from dispatcher.errors import (
     DeliveryError,
     InvalidAddressError,
@@ -37,231 +31,11 @@ from dispatcher.errors import (
     RateLimitedError,
     TransientDeliveryError,
 )
-from schemas import FailureKind, ReceiptIn
+from dispatcher.testing.fakes import make_context, make_message
+from dispatcher.testing.provider import FakeProvider, ProviderAnswer, ProviderRequest
+from schemas import FailureKind
 
-ResultRule = Mapping[str, SendResult] | Callable[[OutboundMessage], SendResult]
 Outcome = SendResult | DeliveryError
-
-
-class FakeReceiptSink:
-    """A receipt sink that records what it gets; also usable as a fake ``Services``.
-
-    Attributes:
-        receipts: every receipt submitted, in order.
-        fail_next: how many coming ``submit`` calls raise ``ConnectionError``.
-        applied: what ``submit`` answers for each receipt.
-    """
-
-    def __init__(self) -> None:
-        self.receipts: list[ReceiptIn] = []
-        self.fail_next = 0
-        self.applied = True
-        self._arrived = asyncio.Event()
-
-    async def submit(self, receipts: Sequence[ReceiptIn]) -> list[bool]:
-        """Record ``receipts``; returns ``[applied] * len(receipts)``."""
-        if self.fail_next > 0:
-            self.fail_next -= 1
-            raise ConnectionError("the fake receipt sink refused (fail_next)")
-        self.receipts.extend(receipts)
-        self._arrived.set()
-        return [self.applied] * len(receipts)
-
-    async def wait_for(self, count: int) -> list[ReceiptIn]:
-        """Wait until at least ``count`` receipts arrived; returns the first ``count``."""
-        while len(self.receipts) < count:
-            self._arrived.clear()
-            await self._arrived.wait()
-        return self.receipts[:count]
-
-
-class FakeSettings(BaseModel):
-    """Settings of :class:`FakeChannel`: none."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FakeChannel(Channel):
-    """A channel that records batches and answers as programmed.
-
-    Args:
-        ctx: the channel's context.
-        results: per address a result, or a function of the message; default ``Accepted``
-            with provider id ``fake-<delivery id>-<attempt>``.
-        error: raised by every ``send`` (after recording the batch) when set.
-        gate: when set, ``send`` waits for this event before answering.
-
-    Attributes:
-        batches: every batch handed to ``send``.
-        received: set once a batch arrived (wait on it instead of sleeping).
-    """
-
-    def __init__(
-        self,
-        ctx: ChannelContext,
-        results: ResultRule | None = None,
-        *,
-        error: DeliveryError | None = None,
-        gate: asyncio.Event | None = None,
-    ) -> None:
-        super().__init__(ctx)
-        self.results = results
-        self.error = error
-        self.gate = gate
-        self.batches: list[list[OutboundMessage]] = []
-        self.received = asyncio.Event()
-        self.started = False
-        self.close_count = 0
-
-    @property
-    def sent(self) -> list[OutboundMessage]:
-        """Every message handed to ``send``, in order."""
-        return [message for batch in self.batches for message in batch]
-
-    async def start(self) -> None:
-        """Remember that the channel was started."""
-        self.started = True
-
-    async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
-        """Record ``batch`` (and set :attr:`received`), wait for the gate, then answer."""
-        self.batches.append(list(batch))
-        self.received.set()
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.error is not None:
-            raise self.error
-        return [self._result(message) for message in batch]
-
-    async def aclose(self) -> None:
-        """Count the calls; closing twice is fine."""
-        self.close_count += 1
-
-    def _result(self, message: OutboundMessage) -> SendResult:
-        default = Accepted(provider_id=f"fake-{message.delivery_id}-{message.attempt}")
-        if self.results is None:
-            return default
-        if callable(self.results):
-            return self.results(message)
-        return self.results.get(message.address, default)
-
-
-def make_context(
-    tmp_path: Path,
-    settings: BaseModel | None = None,
-    name: str = "fake",
-    *,
-    receipts: ReceiptSink | None = None,
-    clock: Clock | None = None,
-) -> ChannelContext:
-    """A channel context whose data folder is ``tmp_path / name``."""
-    data_dir = tmp_path / name
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return ChannelContext(
-        name=name,
-        settings=settings if settings is not None else FakeSettings(),
-        data_dir=data_dir,
-        receipts=receipts if receipts is not None else FakeReceiptSink(),
-        clock=clock or Clock(),
-    )
-
-
-def make_message(address: str, number: int = 1, channel: str = "fake") -> OutboundMessage:
-    """A Vietnamese test message with delivery id ``d<number>``."""
-    return OutboundMessage(
-        delivery_id=f"d{number}",
-        announcement_id="a1",
-        channel=channel,
-        address=address,
-        title="Thông báo cắt điện",
-        body=f"Lịch cắt điện phường Hàng Bạc, tin số {number}.",
-    )
-
-
-@dataclass
-class ProviderRequest:
-    """A request the fake provider received."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """The body, parsed as JSON."""
-        return json.loads(self.body)
-
-
-@dataclass(frozen=True)
-class ProviderAnswer:
-    """How the fake provider answers: ``text`` wins over ``json``; ``hang`` never answers."""
-
-    status: int = 200
-    json: Any = None
-    text: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    hang: bool = False
-
-
-Answerer = Callable[[ProviderRequest], ProviderAnswer]
-
-
-class FakeProvider:
-    """A programmable HTTP provider: a real aiohttp server on 127.0.0.1.
-
-    Queued answers (:meth:`answer`) are used first, then the default (:meth:`always`).
-
-    Args:
-        default: answers each request; default 200 ``{"id": "prov-1"}``.
-    """
-
-    def __init__(self, default: ProviderAnswer | Answerer | None = None) -> None:
-        self.requests: list[ProviderRequest] = []
-        self.received = asyncio.Event()
-        self._queue: deque[ProviderAnswer] = deque()
-        self._default: ProviderAnswer | Answerer = default or ProviderAnswer(json={"id": "prov-1"})
-        self._release = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._server = TestServer(app, host="127.0.0.1")
-
-    @property
-    def url(self) -> str:
-        """Where to send requests."""
-        return str(self._server.make_url("/send"))
-
-    def answer(self, *answers: ProviderAnswer) -> None:
-        """Answer the next requests with ``answers``, in order."""
-        self._queue.extend(answers)
-
-    def always(self, answer: ProviderAnswer | Answerer) -> None:
-        """Answer every request not covered by :meth:`answer` with ``answer``."""
-        self._default = answer
-
-    async def start(self) -> FakeProvider:
-        """Start listening; returns self."""
-        await self._server.start_server()
-        return self
-
-    async def close(self) -> None:
-        """Release hanging requests and stop; safe to call twice."""
-        self._release.set()
-        await self._server.close()
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        recorded = ProviderRequest(
-            request.method, request.path, dict(request.headers), await request.read()
-        )
-        self.requests.append(recorded)
-        self.received.set()
-        answer = self._queue.popleft() if self._queue else self._default
-        if callable(answer):
-            answer = answer(recorded)
-        if answer.hang:
-            await self._release.wait()
-            return web.Response(status=504)
-        if answer.text is not None:
-            return web.Response(status=answer.status, text=answer.text, headers=answer.headers)
-        return web.json_response(answer.json, status=answer.status, headers=answer.headers)
 
 
 async def outcomes(channel: Channel, batch: Sequence[OutboundMessage]) -> list[Outcome]:

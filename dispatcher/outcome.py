@@ -1,0 +1,131 @@
+"""What one send came to: a channel's result turned into the Outcome the store writes.
+
+Pure functions of the result, the attempt and the announcement, so the rules (attempt
+limit, Retry-After, expiry, unknown outcomes) live in one place and read top to bottom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dispatcher.channel import Accepted, Failed, RetryLater, SendResult
+from dispatcher.clock import Clock
+from dispatcher.retry import RetryPolicy
+from dispatcher.store.base import ClaimedDelivery, Outcome
+from schemas import Announcement, Attempt, AttemptOutcome, DeliveryStatus, FailureKind
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """The provider may or may not have the message (the call timed out or was cut)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Turns results of one channel into outcomes.
+
+    Attributes:
+        channel: the channel's name, for reasons.
+        repeatable: whether the channel may send again after an unknown outcome.
+        retry: the backoff policy.
+        clock: time source (retry times count from now).
+    """
+
+    channel: str
+    repeatable: bool
+    retry: RetryPolicy
+    clock: Clock
+
+    def before_send(self, c: ClaimedDelivery, ann: Announcement | None) -> Outcome | None:
+        """An outcome that makes the send pointless (announcement gone or expired), or None."""
+        if ann is None:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED, None,
+                reason="its announcement is gone", failure_kind=FailureKind.TECHNICAL,
+            )  # fmt: skip
+        if ann.expires_at is not None and ann.expires_at <= self.clock.now():
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.EXPIRED, None,
+                reason="expired before it could be sent",
+            )  # fmt: skip
+        return None
+
+    def judge(
+        self,
+        c: ClaimedDelivery,
+        ann: Announcement,
+        result: SendResult | Unknown,
+        started: datetime,
+        latency_ms: float | None,
+    ) -> Outcome:
+        """The outcome of attempt ``c.attempt`` that came to ``result``."""
+
+        def attempt(outcome: AttemptOutcome, **extra: object) -> Attempt:
+            return Attempt.model_validate(
+                {"number": c.attempt, "started_at": started, "outcome": outcome,
+                 "latency_ms": latency_ms, **extra}
+            )  # fmt: skip
+
+        if isinstance(result, Accepted):
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.SENT,
+                attempt(AttemptOutcome.ACCEPTED, provider_id=result.provider_id,
+                        provider_code=result.provider_code),
+                provider_id=result.provider_id, provider_code=result.provider_code,
+            )  # fmt: skip
+        if isinstance(result, Failed):
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED,
+                attempt(AttemptOutcome.FAILED, provider_code=result.code, reason=result.reason),
+                provider_code=result.code, reason=result.reason, failure_kind=result.kind,
+            )  # fmt: skip
+        kind = AttemptOutcome.UNKNOWN if isinstance(result, Unknown) else AttemptOutcome.RETRY
+        code = result.code if isinstance(result, RetryLater) else None
+        if isinstance(result, Unknown) and not self.repeatable:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED, attempt(kind, reason=result.reason),
+                reason=f"{result.reason}; outcome unknown and {self.channel} may not send twice",
+                failure_kind=FailureKind.TECHNICAL,
+            )  # fmt: skip
+        if c.attempt >= ann.max_attempts:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.FAILED,
+                attempt(kind, provider_code=code, reason=result.reason), provider_code=code,
+                reason=f"gave up after {c.attempt} attempts: {result.reason}",
+                failure_kind=FailureKind.TEMPORARY,
+            )  # fmt: skip
+        after = result.after if isinstance(result, RetryLater) else None
+        retry_at = self.clock.now() + timedelta(seconds=self.retry.delay(c.attempt, after))
+        if ann.expires_at is not None and retry_at >= ann.expires_at:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.EXPIRED,
+                attempt(kind, provider_code=code, reason=result.reason), provider_code=code,
+                reason=f"the next try would come after expiry: {result.reason}",
+            )  # fmt: skip
+        return Outcome(
+            c.id, c.lease_token, DeliveryStatus.RETRY_WAIT,
+            attempt(kind, provider_code=code, reason=result.reason, retry_at=retry_at),
+            provider_code=code, reason=result.reason, retry_at=retry_at,
+        )  # fmt: skip
+
+    def aborted(self, c: ClaimedDelivery) -> Outcome:
+        """What a batch cut by shutdown records: the attempt, and the delivery due again
+        (or failed, when the channel may not send twice)."""
+        now = self.clock.now()
+        reason = "the service stopped during the send"
+        attempt = Attempt(
+            number=c.attempt, started_at=now, outcome=AttemptOutcome.ABORTED, reason=reason
+        )
+        if self.repeatable:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.RETRY_WAIT, attempt, reason=reason,
+                retry_at=now,
+            )  # fmt: skip
+        return Outcome(
+            c.id, c.lease_token, DeliveryStatus.FAILED, attempt,
+            reason=f"{reason}; outcome unknown and {self.channel} may not send twice",
+            failure_kind=FailureKind.TECHNICAL,
+        )  # fmt: skip

@@ -1,0 +1,115 @@
+"""SQLite connections: one writer (``BEGIN IMMEDIATE`` transactions) and one reader.
+
+Writes go through one connection, each in a ``BEGIN IMMEDIATE`` transaction, so two
+processes on one file queue for the write lock instead of failing half-way. Reads use a
+second connection and so never wait behind a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from dispatcher.errors import DispatcherError
+from dispatcher.store.migrations import migrate
+
+
+class SQLiteConnections:
+    """An SQLite file (or ``":memory:"``) with its writer and reader connections.
+
+    Args:
+        path: the database file; created with its folder if missing.
+        busy_timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        self._busy_ms = int(busy_timeout * 1000)
+        self._db: aiosqlite.Connection | None = None
+        self._rdb: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def _memory(self) -> bool:
+        return self.path == ":memory:" or self.path.startswith("file::memory:")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        if not self._memory:
+            await db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
+            await db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    async def open(self) -> None:
+        """Open the file, apply migrations and open the read connection."""
+        if self._db is not None:
+            return
+        if not self._memory:
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._db = await self._connect()
+        async with self._lock:
+            await migrate(self._db)
+        self._rdb = self._db if self._memory else await self._connect()
+
+    async def close(self) -> None:
+        """Close both connections; safe to call twice."""
+        db, rdb = self._db, self._rdb
+        self._db = self._rdb = None
+        if rdb is not None and rdb is not db:
+            await rdb.close()
+        if db is not None:
+            await db.close()
+
+    async def ping(self) -> bool:
+        """True when a trivial query answers."""
+        try:
+            await self._fetchone("SELECT 1")
+        except (DispatcherError, aiosqlite.Error):
+            return False
+        return True
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _writer(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise DispatcherError("the store is not open: call await store.open() first")
+        return self._db
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        db = self._writer()
+        async with self._lock:
+            await db.execute("BEGIN IMMEDIATE")
+            done = False
+            try:
+                yield db
+                await db.execute("COMMIT")
+                done = True
+            finally:
+                if not done:
+                    # Shielded: a cancelled writer must still leave the connection usable.
+                    await asyncio.shield(_rollback(db))
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        if self._rdb is None:
+            raise DispatcherError("the store is not open: call await store.open() first")
+        if self._memory:
+            async with self._lock, self._rdb.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        async with self._rdb.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        found = await self._fetchall(sql, params)
+        return found[0] if found else None
+
+
+async def _rollback(db: aiosqlite.Connection) -> None:
+    await db.execute("ROLLBACK")

@@ -1,0 +1,1 @@
+"""A third-party thongbao plugin, "installed" by its ``.dist-info`` beside it (tests only)."""
