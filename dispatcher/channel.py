@@ -8,10 +8,11 @@ and expects one :data:`SendResult` per message, in order.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -37,6 +38,22 @@ class OutboundMessage:
     test: bool = False
     attempt: int = 1
     contact_id: str | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a channel would send for one message, without sending it.
+
+    Attributes:
+        text: the exact text after the channel's own preparation.
+        details: channel facts for people (SMS: encoding, segments, stripped diacritics).
+        problems: why it cannot be sent as written (too long, a bad option); empty if fine.
+    """
+
+    text: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +144,25 @@ class Channel(ABC):
     def normalize_address(self, address: str) -> str:
         """Return the canonical form of ``address`` or raise ``InvalidAddressError``."""
         return address.strip()
+
+    def inspect(self, message: OutboundMessage) -> Inspection:
+        """What would be sent for ``message`` and why it could not be; pure, no I/O.
+
+        Used at intake (a problem refuses the announcement), by the preview, and before
+        each send (a problem fails the delivery permanently). The default checks
+        ``max_length`` and refuses any option, since it knows none.
+        """
+        problems = [
+            f"unknown option {name!r} for channel {self.name!r}" for name in message.options
+        ]
+        if self.max_length is not None and len(message.body) > self.max_length:
+            problems.append(
+                f"the text is {len(message.body)} characters; {self.name} takes at most "
+                f"{self.max_length}: shorten it or set a content override"
+            )
+        return Inspection(
+            text=message.body, details={"characters": len(message.body)}, problems=problems
+        )
 
     @abstractmethod
     async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:

@@ -18,6 +18,7 @@ import structlog
 
 from dispatcher import logging as tb_logging
 from dispatcher.cli_import import areas, contacts
+from dispatcher.cli_preview import preview
 from dispatcher.cli_send import send
 from dispatcher.cli_status import deliveries, status
 from dispatcher.cli_support import (
@@ -266,6 +267,7 @@ def plugins(as_json: bool) -> None:
 
 
 main.add_command(send)
+main.add_command(preview)
 main.add_command(status)
 main.add_command(deliveries)
 main.add_command(contacts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import click
@@ -79,46 +79,73 @@ def build_announcement(base: dict[str, Any], opts: dict[str, Any]) -> Announceme
     return AnnouncementIn.model_validate(data)
 
 
+_DRAFT_OPTIONS = [
+    click.option("--title", help="Title (a Jinja template)."),
+    click.option("--body", help="Body text (a Jinja template)."),
+    click.option(
+        "--body-file",
+        type=click.File("r", encoding="utf-8"),
+        help="Read the body from a file ('-': stdin).",
+    ),
+    click.option(
+        "--channel", multiple=True, help="A channel to send on; repeat, in fallback order."
+    ),
+    click.option(
+        "--mode",
+        type=click.Choice([m.value for m in ChannelMode]),
+        help="all (default): every channel; fallback: the next one only if one fails.",
+    ),
+    click.option(
+        "--priority",
+        type=click.Choice([p.value for p in Priority]),
+        help="emergency, high, normal (default) or bulk.",
+    ),
+    click.option("--language", help="Language of the text (default vi)."),
+    click.option("--area", multiple=True, help="Area code; a province reaches its communes."),
+    click.option("--tag", multiple=True, help="Contact tag to reach; repeatable."),
+    click.option("--contact", multiple=True, help="Contact id to reach; repeatable."),
+    click.option(
+        "--to",
+        multiple=True,
+        metavar="CHANNEL:ADDRESS",
+        help="An explicit address, e.g. sms:0912345678; repeatable.",
+    ),
+    click.option(
+        "--var", multiple=True, metavar="NAME=VALUE", help="Template variable; repeatable."
+    ),
+    click.option("--send-at", help="When to send, ISO 8601 with a time zone (default: now)."),
+    click.option("--expires-at", help="Stop sending after this time, ISO 8601 with a time zone."),
+    click.option("--test", is_flag=True, help="Mark it as a test announcement."),
+    click.option(
+        "--json",
+        "json_file",
+        type=click.File("r", encoding="utf-8"),
+        help="A whole announcement as JSON ('-': stdin); flags override its fields.",
+    ),
+]
+
+
+def draft_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that describe a draft announcement (send and preview share them)."""
+    for option in reversed(_DRAFT_OPTIONS):
+        command = option(command)
+    return command
+
+
+def read_draft(
+    body_file: IO[str] | None, json_file: IO[str] | None, opts: dict[str, Any]
+) -> AnnouncementIn:
+    """The announcement the draft options describe."""
+    if body_file is not None:
+        if opts["body"] is not None:
+            raise InputError("give --body or --body-file, not both")
+        opts["body"] = body_file.read()
+    return build_announcement(_load_json(json_file), opts)
+
+
 @click.command(short_help="Queue an announcement; prints its id.")
-@click.option("--title", help="Title (a Jinja template).")
-@click.option("--body", help="Body text (a Jinja template).")
-@click.option(
-    "--body-file",
-    type=click.File("r", encoding="utf-8"),
-    help="Read the body from a file ('-': stdin).",
-)
-@click.option("--channel", multiple=True, help="A channel to send on; repeat, in fallback order.")
-@click.option(
-    "--mode",
-    type=click.Choice([m.value for m in ChannelMode]),
-    help="all (default): every channel; fallback: the next one only if one fails.",
-)
-@click.option(
-    "--priority",
-    type=click.Choice([p.value for p in Priority]),
-    help="emergency, high, normal (default) or bulk.",
-)
-@click.option("--language", help="Language of the text (default vi).")
-@click.option("--area", multiple=True, help="Area code; a province reaches its communes.")
-@click.option("--tag", multiple=True, help="Contact tag to reach; repeatable.")
-@click.option("--contact", multiple=True, help="Contact id to reach; repeatable.")
-@click.option(
-    "--to",
-    multiple=True,
-    metavar="CHANNEL:ADDRESS",
-    help="An explicit address, e.g. sms:0912345678; repeatable.",
-)
-@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Template variable; repeatable.")
-@click.option("--send-at", help="When to send, ISO 8601 with a time zone (default: now).")
-@click.option("--expires-at", help="Stop sending after this time, ISO 8601 with a time zone.")
-@click.option("--test", is_flag=True, help="Mark it as a test announcement.")
+@draft_options
 @click.option("--idempotency-key", help="A repeat with the same key returns the first one.")
-@click.option(
-    "--json",
-    "json_file",
-    type=click.File("r", encoding="utf-8"),
-    help="A whole announcement as JSON ('-': stdin); flags override its fields.",
-)
 @pass_state
 def send(
     state: CliState,
@@ -135,11 +162,7 @@ def send(
       thongbao send --title "Cúp nước" --body "…" --channel sms --channel zalo --area 79
       thongbao send --json examples/announcement.json --test
     """
-    if body_file is not None:
-        if opts["body"] is not None:
-            raise InputError("give --body or --body-file, not both")
-        opts["body"] = body_file.read()
-    data = build_announcement(_load_json(json_file), opts)
+    data = read_draft(body_file, json_file, opts)
 
     async def create() -> tuple[str, bool]:
         async with open_services(state.settings) as services:

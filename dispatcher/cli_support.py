@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from dispatcher import logging as tb_logging
 from dispatcher.config import Settings, load_settings
+from dispatcher.engine import build_channels
 from dispatcher.errors import (
     ConfigError,
     DispatcherError,
@@ -158,6 +159,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     store = SQLiteStore(settings.db)
     await store.open()
     try:
-        yield Services(store, registry)
+        services = Services(store, registry)
+        # Built, not started: their checks and previews are pure, and nothing is sent here.
+        services.channels = build_channels(settings, registry, services, services.clock)
+        yield services
     finally:
         await store.close()

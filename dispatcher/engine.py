@@ -17,7 +17,7 @@ import pluggy
 import structlog
 from pydantic import ValidationError
 
-from dispatcher.channel import Channel, ChannelContext
+from dispatcher.channel import Channel, ChannelContext, ReceiptSink
 from dispatcher.clock import Clock
 from dispatcher.config import Settings
 from dispatcher.errors import ConfigError, DispatcherError
@@ -131,42 +131,13 @@ class Dispatcher:
         await notify(self.pm, "dispatcher_started", channels=list(self.channels))
         log.info("dispatcher_started", channels=list(self.channels))
 
-    def _channel_settings(self, name: str) -> Any:
-        spec = self.registry.get(name)
-        raw = self.settings.channels.get(name, {})
-        try:
-            return spec.settings.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigError(
-                f"settings of channel {name!r} ({self.registry.origin(name)}) are invalid: "
-                f"{problems}: fix [channels.{name}] in the config file"
-            ) from exc
-
     async def _open_channels(self) -> None:
-        unknown = sorted(set(self.settings.channels) - set(self.registry.names()))
-        if unknown:
-            raise ConfigError(
-                f"settings given for unknown channel(s) {', '.join(unknown)}; "
-                f"registered channels: {', '.join(self.registry.names())}"
-            )
-        wanted = self.settings.enabled_channels or self.registry.names()
-        for name in wanted:
-            spec = self.registry.get(name)
-            ctx = ChannelContext(
-                name=name,
-                settings=self._channel_settings(name),
-                data_dir=self.settings.data_dir / "channels" / name,
-                receipts=self.services,
-                clock=self.clock,
-                public_url=self.settings.public_url,
-            )
-            ctx.data_dir.mkdir(parents=True, exist_ok=True)
-            channel = spec.factory(ctx)
+        for name, channel in build_channels(
+            self.settings, self.registry, self.services, self.clock
+        ).items():
             self.channels[name] = channel
             await channel.start()
+        self.services.channels = self.channels
 
     async def run(self, *, until_idle: bool = False) -> None:
         """Release, fan out and send until :meth:`stop`.
@@ -316,8 +287,11 @@ class Dispatcher:
             if contact is None:
                 continue
             announcement = announcements[change.announcement_id]
+            blocked = await self._fanout.blocked(announcement, [contact])
             nxt = list(
-                self._planner.for_contact(announcement, contact, now, from_step=change.step + 1)
+                self._planner.for_contact(
+                    announcement, contact, now, from_step=change.step + 1, blocked=blocked
+                )
             )
             if nxt and await self.store.add_deliveries(
                 nxt, announcement_id=announcement.id, cursor=None
@@ -379,3 +353,50 @@ class Dispatcher:
                 errors.append(exc)
         if errors:
             log.error("channels_close_errors", count=len(errors))
+
+
+def _channel_settings(settings: Settings, registry: ChannelRegistry, name: str) -> Any:
+    spec = registry.get(name)
+    try:
+        return spec.settings.model_validate(settings.channels.get(name, {}))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(
+            f"settings of channel {name!r} ({registry.origin(name)}) are invalid: "
+            f"{problems}: fix [channels.{name}] in the config file"
+        ) from exc
+
+
+def build_channels(
+    settings: Settings, registry: ChannelRegistry, receipts: ReceiptSink, clock: Clock
+) -> dict[str, Channel]:
+    """The configured channels, built from their validated settings but not started.
+
+    Building does no I/O: the CLI builds channels to check and preview text without
+    running them.
+
+    Raises:
+        ConfigError: settings for an unknown channel, or invalid settings (naming the
+            plugin and the field).
+    """
+    unknown = sorted(set(settings.channels) - set(registry.names()))
+    if unknown:
+        raise ConfigError(
+            f"settings given for unknown channel(s) {', '.join(unknown)}; "
+            f"registered channels: {', '.join(registry.names())}"
+        )
+    channels: dict[str, Channel] = {}
+    for name in settings.enabled_channels or registry.names():
+        ctx = ChannelContext(
+            name=name,
+            settings=_channel_settings(settings, registry, name),
+            data_dir=settings.data_dir / "channels" / name,
+            receipts=receipts,
+            clock=clock,
+            public_url=settings.public_url,
+        )
+        ctx.data_dir.mkdir(parents=True, exist_ok=True)
+        channels[name] = registry.get(name).factory(ctx)
+    return channels

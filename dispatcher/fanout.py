@@ -7,7 +7,7 @@ exist, so a fan-out that crashed half-way resumes from its cursor without duplic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import structlog
@@ -21,6 +21,8 @@ from schemas import Announcement, AnnouncementStatus, ChannelMode, Contact, Deli
 log = structlog.get_logger(__name__)
 
 CONTACTS_CURSOR = "contacts:"
+
+Blocked = Mapping[str, set[str]]  # channel → addresses that opted out
 
 
 def _normalize(channel: Channel, address: str) -> tuple[str, str | None]:
@@ -46,7 +48,13 @@ class Planner:
         return excluded
 
     def _candidate(
-        self, announcement: Announcement, contact: Contact, name: str, step: int, now: datetime
+        self,
+        announcement: Announcement,
+        contact: Contact,
+        name: str,
+        step: int,
+        now: datetime,
+        blocked: Blocked,
     ) -> NewDelivery:
         channel = self.channels.get(name)
         raw = contact.addresses.get(name)
@@ -59,6 +67,8 @@ class Planner:
             address, reason = f"contact:{contact.id}", "no address for this channel"
         else:
             address, reason = _normalize(channel, raw)
+            if reason is None and address in blocked.get(name, ()):
+                reason = "opted out of this channel"
         return NewDelivery(
             announcement_id=announcement.id,
             channel=name,
@@ -72,7 +82,13 @@ class Planner:
         )
 
     def for_contact(
-        self, announcement: Announcement, contact: Contact, now: datetime, *, from_step: int = 0
+        self,
+        announcement: Announcement,
+        contact: Contact,
+        now: datetime,
+        *,
+        from_step: int = 0,
+        blocked: Blocked | None = None,
     ) -> Iterator[NewDelivery]:
         """Deliveries for one contact: every channel (``all``) or the first usable one from
         ``from_step`` on (``fallback``; when none is usable, the reason of the first)."""
@@ -81,7 +97,7 @@ class Planner:
         for step, name in enumerate(announcement.channels):
             if step < from_step:
                 continue
-            candidate = self._candidate(announcement, contact, name, step, now)
+            candidate = self._candidate(announcement, contact, name, step, now, blocked or {})
             if candidate.address in excluded.get(name, ()):
                 continue
             if announcement.mode is ChannelMode.ALL:
@@ -94,7 +110,23 @@ class Planner:
         if first is not None:
             yield first
 
-    def for_addresses(self, announcement: Announcement, now: datetime) -> Iterator[NewDelivery]:
+    def addresses_of(
+        self, announcement: Announcement, contacts: Sequence[Contact]
+    ) -> dict[str, list[str]]:
+        """Per channel, the normalised addresses ``contacts`` (and the explicit list) have."""
+        found: dict[str, list[str]] = {}
+        for name in announcement.channels:
+            channel = self.channels.get(name)
+            if channel is None:
+                continue
+            raws = [c.addresses[name] for c in contacts if name in c.addresses]
+            raws += announcement.audience.addresses.get(name, []) if not contacts else []
+            found[name] = [_normalize(channel, raw)[0] for raw in raws]
+        return found
+
+    def for_addresses(
+        self, announcement: Announcement, now: datetime, blocked: Blocked | None = None
+    ) -> Iterator[NewDelivery]:
         """Deliveries for the explicit ``audience.addresses``."""
         excluded = self._excluded(announcement)
         for name, addresses in announcement.audience.addresses.items():
@@ -107,6 +139,8 @@ class Planner:
                     address, reason = _normalize(channel, raw)
                 if address in excluded.get(name, ()):
                     continue
+                if reason is None and address in (blocked or {}).get(name, ()):
+                    reason = "opted out of this channel"
                 yield NewDelivery(
                     announcement_id=announcement.id,
                     channel=name,
@@ -117,6 +151,19 @@ class Planner:
                     reason=reason,
                     step=announcement.channels.index(name),
                 )
+
+
+async def blocked_addresses(
+    store: Store, planner: Planner, announcement: Announcement, contacts: Sequence[Contact]
+) -> Blocked:
+    """Per channel, the addresses of ``contacts`` (or of the explicit list, when no contacts
+    are given) that opted out: one query per channel."""
+    wanted = planner.addresses_of(announcement, contacts)
+    return {
+        name: await store.opted_out(name, addresses)
+        for name, addresses in wanted.items()
+        if addresses
+    }
 
 
 class Fanout:
@@ -163,7 +210,8 @@ class Fanout:
         created = 0
         cursor = await self.store.fanout_cursor(ann_id)
         if cursor is None:
-            batch = list(self.planner.for_addresses(announcement, self.clock.now()))
+            blocked = await self.blocked(announcement, [])
+            batch = list(self.planner.for_addresses(announcement, self.clock.now(), blocked))
             created += await self._write(ann_id, batch, CONTACTS_CURSOR)
             cursor = CONTACTS_CURSOR
         after = cursor.removeprefix(CONTACTS_CURSOR) or None
@@ -174,7 +222,12 @@ class Fanout:
             if not contacts:
                 break
             now = self.clock.now()
-            batch = [d for c in contacts for d in self.planner.for_contact(announcement, c, now)]
+            blocked = await self.blocked(announcement, contacts)
+            batch = [
+                d
+                for c in contacts
+                for d in self.planner.for_contact(announcement, c, now, blocked=blocked)
+            ]
             after = contacts[-1].id
             written = await self._write(ann_id, batch, CONTACTS_CURSOR + after)
             created += written
@@ -188,6 +241,10 @@ class Fanout:
         )
         log.info("fanout_finished", announcement_id=ann_id, deliveries=created)
         return created
+
+    async def blocked(self, announcement: Announcement, contacts: Sequence[Contact]) -> Blocked:
+        """Per channel, the addresses of this batch that opted out."""
+        return await blocked_addresses(self.store, self.planner, announcement, contacts)
 
     async def _still_fanning_out(self, ann_id: str) -> bool:
         found = await self.store.get_announcements([ann_id])

@@ -10,14 +10,17 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from dispatcher.channel import Channel
 from dispatcher.clock import Clock
 from dispatcher.contacts import validate_areas, validate_contacts
 from dispatcher.errors import InvalidRequestError
 from dispatcher.events import StatusChange
 from dispatcher.keys import Role, hash_token, new_token
 from dispatcher.metrics import Metrics
+from dispatcher.preview import preview, sample_message
 from dispatcher.registry import ChannelRegistry
 from dispatcher.render import template_problems
 from dispatcher.store.base import ApiKey, ImportReport, Page, Store
@@ -27,6 +30,8 @@ from schemas import (
     AnnouncementStatus,
     Delivery,
     DeliveryStatus,
+    Inbound,
+    Preview,
     ReceiptIn,
 )
 
@@ -71,10 +76,12 @@ class Services:
         self._wake = wake or (lambda: None)
         self._on_changes = on_changes
         self._metrics = metrics
+        self.channels: Mapping[str, Channel] = {}
 
     # -- announcements ---------------------------------------------------------------------
-    def check_announcement(self, data: AnnouncementIn) -> None:
-        """Raise ``InvalidRequestError`` for unknown channels or broken templates."""
+    def check_announcement(self, data: AnnouncementIn, *, channel_problems: bool = True) -> None:
+        """Raise ``InvalidRequestError`` for unknown channels, broken templates or text a
+        running channel refuses (the preview reports the latter instead of raising)."""
         problems: list[dict[str, object]] = []
         for index, channel in enumerate(data.channels):
             if channel not in self.registry:
@@ -85,9 +92,30 @@ class Services:
                         f"registered channels: {', '.join(self.registry.names())}",
                     }
                 )
-        problems.extend(template_problems(data))
+        templates = template_problems(data)
+        problems.extend(templates)
+        if not templates and channel_problems:
+            problems.extend(self._channel_problems(data))
         if problems:
             raise InvalidRequestError("the announcement cannot be sent as written", problems)
+
+    def _channel_problems(self, data: AnnouncementIn) -> list[dict[str, object]]:
+        """What each running channel refuses in the text (too long, unknown options)."""
+        problems: list[dict[str, object]] = []
+        for name in data.channels:
+            channel = self.channels.get(name)
+            if channel is None:
+                continue
+            where: list[object] = ["content", name] if name in data.content else ["body"]
+            for problem in channel.inspect(sample_message(data, name)).problems:
+                problems.append({"loc": where, "msg": f"{name}: {problem}"})
+        return problems
+
+    async def preview(self, data: AnnouncementIn) -> Preview:
+        """What ``data`` would send per channel: text, channel details, problems, and how
+        many recipients it would reach or suppress, and why. Nothing is written."""
+        self.check_announcement(data, channel_problems=False)
+        return await preview(self.store, self.channels, data, now=self.clock.now())
 
     async def create_announcement(
         self,
@@ -166,6 +194,33 @@ class Services:
             if hasattr(result, "__await__"):
                 await result
         return applied
+
+    # -- replies and opt-outs --------------------------------------------------------------
+    async def opt_out(self, channel: str, address: str, source: str) -> bool:
+        """Record that ``address`` refuses ``channel`` from now on (the next fan-out
+        suppresses it); ``source`` says how (``"sms-reply:TU CHOI"``, ``"unsubscribe-link"``).
+        Returns False when it had already opted out."""
+        return await self.store.add_opt_out(channel, address, source, self.clock.now())
+
+    async def record_inbound(
+        self,
+        channel: str,
+        sender: str,
+        text: str,
+        *,
+        provider_id: str | None = None,
+        received_at: datetime | None = None,
+        opted_out: bool = False,
+    ) -> Inbound:
+        """Store a citizen's reply, linked to the latest announcement sent to ``sender``."""
+        return await self.store.add_inbound(
+            channel,
+            sender,
+            text,
+            provider_id=provider_id,
+            received_at=received_at or self.clock.now(),
+            opted_out=opted_out,
+        )
 
     # -- directory -------------------------------------------------------------------------
     async def import_contacts(self, rows: Iterable[Mapping[str, Any]]) -> ImportReport:

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import structlog
 
@@ -210,18 +211,10 @@ class ChannelWorker:
                     None,
                 )
                 continue
-            if self.channel.max_length and len(message.body) > self.channel.max_length:
-                outcomes[c.id] = self._judge.judge(
-                    c,
-                    ann,
-                    Failed(
-                        f"the text is {len(message.body)} characters; {self.name} takes at most "
-                        f"{self.channel.max_length}: shorten it or set a content override",
-                        code="too_long",
-                    ),
-                    now,
-                    None,
-                )
+            problems = self.channel.inspect(message).problems
+            if problems:
+                failed = Failed("; ".join(problems), code="refused_by_channel")
+                outcomes[c.id] = self._judge.judge(c, ann, failed, now, None)
                 continue
             ready.append((c, ann, message))
         ready = await self._drop_stopped(ready, outcomes)
@@ -267,6 +260,7 @@ class ChannelWorker:
             else None
         )
         text = render(ann, self.name, context)
+        content = ann.content.get(self.name)
         return OutboundMessage(
             delivery_id=c.id,
             announcement_id=c.announcement_id,
@@ -279,6 +273,7 @@ class ChannelWorker:
             test=ann.test,
             attempt=c.attempt,
             contact_id=c.contact_id,
+            options=MappingProxyType(dict(content.options)) if content else MappingProxyType({}),
         )
 
     async def _call(

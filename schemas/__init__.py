@@ -22,6 +22,8 @@ from schemas.delivery import (
     Receipt,
     ReceiptIn,
 )
+from schemas.inbound import Inbound, OptOut
+from schemas.preview import ChannelPreview, Preview
 
 __all__ = [
     "Announcement",
@@ -33,11 +35,15 @@ __all__ = [
     "Audience",
     "ChannelContent",
     "ChannelMode",
+    "ChannelPreview",
     "Contact",
     "Delivery",
     "DeliveryStatus",
     "Exclusions",
     "FailureKind",
+    "Inbound",
+    "OptOut",
+    "Preview",
     "Priority",
     "Receipt",
     "ReceiptIn",

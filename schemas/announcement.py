@@ -108,6 +108,13 @@ class ChannelContent(InputModel):
 
     title: str | None = Field(default=None, max_length=500)
     body: str | None = Field(default=None, min_length=1, max_length=20_000)
+    options: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")], bool | int | str
+    ] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="channel options, checked by the channel (sms: strip_diacritics)",
+    )
 
 
 class AnnouncementIn(InputModel):

@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
-from dispatcher.api import announcements, apikeys, contacts, deliveries, health, openapi
+from dispatcher.api import (
+    announcements,
+    apikeys,
+    contacts,
+    deliveries,
+    health,
+    openapi,
+    preview,
+)
 from dispatcher.api.auth import guarded
 from dispatcher.api.endpoint import Endpoint
 from dispatcher.api.problems import problem_middleware
@@ -20,6 +28,7 @@ from dispatcher.webkeys import SERVICES
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     *announcements.ENDPOINTS,
+    *preview.ENDPOINTS,
     *deliveries.ENDPOINTS,
     *contacts.ENDPOINTS,
     *apikeys.ENDPOINTS,

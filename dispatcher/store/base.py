@@ -26,6 +26,7 @@ from schemas import (
     Delivery,
     DeliveryStatus,
     FailureKind,
+    Inbound,
     Priority,
     ReceiptIn,
 )
@@ -248,6 +249,32 @@ class Store(ABC):
     @abstractmethod
     async def get_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         """Contacts by id; missing ids are left out."""
+
+    # -- replies and opt-outs --------------------------------------------------------------
+    @abstractmethod
+    async def add_opt_out(self, channel: str, address: str, source: str, now: datetime) -> bool:
+        """Record that ``address`` refused ``channel``; False if it already had."""
+
+    @abstractmethod
+    async def opted_out(self, channel: str, addresses: Sequence[str]) -> set[str]:
+        """Those of ``addresses`` that refused ``channel``."""
+
+    @abstractmethod
+    async def add_inbound(
+        self,
+        channel: str,
+        sender: str,
+        text: str,
+        *,
+        provider_id: str | None,
+        received_at: datetime,
+        opted_out: bool,
+    ) -> Inbound:
+        """Store a reply, linked to the latest delivery that went out to ``sender``."""
+
+    @abstractmethod
+    async def list_inbound(self, announcement_id: str, *, limit: int) -> list[Inbound]:
+        """Replies linked to an announcement, oldest first."""
 
     # -- the queue -------------------------------------------------------------------------
     @abstractmethod

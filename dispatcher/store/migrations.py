@@ -134,7 +134,36 @@ async def m001_initial(db: aiosqlite.Connection) -> None:
     await _run(db, _M001)
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+_M002 = """
+CREATE TABLE opt_outs (
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at REAL NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (channel, address)
+) WITHOUT ROWID;
+CREATE TABLE inbound_messages (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    provider_id TEXT,
+    received_at REAL NOT NULL,
+    announcement_id TEXT,
+    delivery_id INTEGER,
+    opted_out INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX inbound_announcement ON inbound_messages (announcement_id);
+CREATE INDEX deliveries_address ON deliveries (channel, address, id)
+"""
+
+
+async def m002_replies_and_opt_outs(db: aiosqlite.Connection) -> None:
+    """Opt-outs by address (a STOP reply, an unsubscribe link) and citizens' replies."""
+    await _run(db, _M002)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_replies_and_opt_outs]
 
 
 async def migrate(db: aiosqlite.Connection) -> list[str]:

@@ -10,7 +10,7 @@ from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import ApiKey
 from dispatcher.store.sqlite_audience import audience_query
 from dispatcher.store.sqlite_conn import SQLiteConnections
-from schemas import Area, Audience, Contact
+from schemas import Area, Audience, Contact, Inbound
 
 
 class SQLiteDirectory(SQLiteConnections):
@@ -105,3 +105,91 @@ class SQLiteDirectory(SQLiteConnections):
             (json.dumps(list(ids)),),
         )
         return {row["id"]: rows.contact(row) for row in found}
+
+    # -- replies and opt-outs --------------------------------------------------------------
+    async def add_opt_out(self, channel: str, address: str, source: str, now: datetime) -> bool:
+        """Record that ``address`` refused ``channel``; False if it already had."""
+        async with self._write() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO opt_outs (channel, address, at, source) VALUES (?, ?, ?, ?)",
+                (channel, address, now.timestamp(), source),
+            )
+            return cur.rowcount == 1
+
+    async def opted_out(self, channel: str, addresses: Sequence[str]) -> set[str]:
+        """Those of ``addresses`` that refused ``channel``."""
+        if not addresses:
+            return set()
+        found = await self._fetchall(
+            "SELECT address FROM opt_outs WHERE channel = ? "
+            "AND address IN (SELECT value FROM json_each(?))",
+            (channel, json.dumps(list(addresses))),
+        )
+        return {row["address"] for row in found}
+
+    async def add_inbound(
+        self,
+        channel: str,
+        sender: str,
+        text: str,
+        *,
+        provider_id: str | None,
+        received_at: datetime,
+        opted_out: bool,
+    ) -> Inbound:
+        """Store a reply, linked to the latest delivery that went out to ``sender``."""
+        async with self._write() as db:
+            async with db.execute(
+                "SELECT id, announcement_id FROM deliveries WHERE channel = ? AND address = ? "
+                "AND status IN ('sent', 'delivered', 'failed') AND provider_id IS NOT NULL "
+                "ORDER BY id DESC LIMIT 1",
+                (channel, sender),
+            ) as cur:
+                last = await cur.fetchone()
+            cur = await db.execute(
+                "INSERT INTO inbound_messages (channel, sender, text, provider_id, received_at, "
+                "announcement_id, delivery_id, opted_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    channel,
+                    sender,
+                    text,
+                    provider_id,
+                    received_at.timestamp(),
+                    last["announcement_id"] if last else None,
+                    last["id"] if last else None,
+                    int(opted_out),
+                ),
+            )
+            row_id = cur.lastrowid
+        return Inbound(
+            id=str(row_id),
+            channel=channel,
+            sender=sender,
+            text=text,
+            provider_id=provider_id,
+            received_at=received_at,
+            announcement_id=last["announcement_id"] if last else None,
+            delivery_id=str(last["id"]) if last else None,
+            opted_out=opted_out,
+        )
+
+    async def list_inbound(self, announcement_id: str, *, limit: int) -> list[Inbound]:
+        """Replies linked to an announcement, oldest first."""
+        found = await self._fetchall(
+            "SELECT * FROM inbound_messages WHERE announcement_id = ? ORDER BY id LIMIT ?",
+            (announcement_id, limit),
+        )
+        return [
+            Inbound(
+                id=str(r["id"]),
+                channel=r["channel"],
+                sender=r["sender"],
+                text=r["text"],
+                provider_id=r["provider_id"],
+                received_at=rows.dt_req(r["received_at"]),
+                announcement_id=r["announcement_id"],
+                delivery_id=None if r["delivery_id"] is None else str(r["delivery_id"]),
+                opted_out=bool(r["opted_out"]),
+            )
+            for r in found
+        ]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+from engine_helpers import announce, deliveries, directory
 from scripted import scripted
+
 from dispatcher.channel import Failed, OutboundMessage, RetryLater, SendResult
 from dispatcher.clock import FakeClock
-from engine_helpers import announce, deliveries, directory
+from dispatcher.errors import InvalidRequestError
 from schemas import AnnouncementStatus, AttemptOutcome, DeliveryStatus, FailureKind, ReceiptIn
 
 
@@ -18,13 +21,25 @@ async def test_province_announcement_reaches_exactly_its_contacts(dispatcher_fac
     ann = await announce(d, channels=["sms", "zalo"])
     await d.run(until_idle=True)
     sent = await deliveries(d, ann.id)
-    assert {"c00000", "c00001", "c00002", "c00003", "c00004",
-            "c00010", "c00011", "c00012", "c00013", "c00014"} == {x.contact_id for x in sent}
+    assert {
+        "c00000",
+        "c00001",
+        "c00002",
+        "c00003",
+        "c00004",
+        "c00010",
+        "c00011",
+        "c00012",
+        "c00013",
+        "c00014",
+    } == {x.contact_id for x in sent}
     assert Counter({("sms", "sent"): 10, ("zalo", "sent"): 10}) == Counter(
         (x.channel, x.status.value) for x in sent
     )
-    receipts = [ReceiptIn(channel=x.channel, provider_id=x.provider_id or "", status="delivered")
-                for x in sent]
+    receipts = [
+        ReceiptIn(channel=x.channel, provider_id=x.provider_id or "", status="delivered")
+        for x in sent
+    ]
     assert [True] * 20 == await d.services.submit(receipts)
     await d.run(until_idle=True)
     final = await d.services.get_announcement(ann.id)
@@ -35,8 +50,12 @@ async def test_province_announcement_reaches_exactly_its_contacts(dispatcher_fac
 async def test_message_is_rendered_per_recipient(dispatcher_factory) -> None:
     d = await dispatcher_factory()
     await directory(d, per_commune=1)
-    await announce(d, body="Chào {{ contact.name }}, họp lúc {{ gio }}", variables={"gio": "8h"},
-                   audience={"contact_ids": ["c00000"]})
+    await announce(
+        d,
+        body="Chào {{ contact.name }}, họp lúc {{ gio }}",
+        variables={"gio": "8h"},
+        audience={"contact_ids": ["c00000"]},
+    )
     await d.run(until_idle=True)
     [message] = d.channels["sms"].sent
     assert "Chào Người 0, họp lúc 8h" == message.body
@@ -45,8 +64,13 @@ async def test_message_is_rendered_per_recipient(dispatcher_factory) -> None:
 async def test_explicit_addresses_are_normalised_and_deduplicated(dispatcher_factory) -> None:
     d = await dispatcher_factory()
     await directory(d, per_commune=1)
-    ann = await announce(d, audience={"contact_ids": ["c00000"],
-                                      "addresses": {"sms": ["+84910000000", " +84911111111 "]}})
+    ann = await announce(
+        d,
+        audience={
+            "contact_ids": ["c00000"],
+            "addresses": {"sms": ["+84910000000", " +84911111111 "]},
+        },
+    )
     await d.run(until_idle=True)
     assert ["+84910000000", "+84911111111"] == sorted(m.address for m in d.channels["sms"].sent)
     assert 2 == len(await deliveries(d, ann.id))
@@ -54,10 +78,17 @@ async def test_explicit_addresses_are_normalised_and_deduplicated(dispatcher_fac
 
 async def test_opted_out_and_addressless_contacts_are_suppressed(dispatcher_factory) -> None:
     d = await dispatcher_factory({"sms": scripted("sms"), "email": scripted("email")})
-    await d.services.import_contacts([
-        {"id": "out", "area_code": "01", "addresses": {"sms": "+84910000001"}, "opt_outs": ["sms"]},
-        {"id": "in", "area_code": "01", "addresses": {"sms": "+84910000002"}},
-    ])
+    await d.services.import_contacts(
+        [
+            {
+                "id": "out",
+                "area_code": "01",
+                "addresses": {"sms": "+84910000001"},
+                "opt_outs": ["sms"],
+            },
+            {"id": "in", "area_code": "01", "addresses": {"sms": "+84910000002"}},
+        ]
+    )
     ann = await announce(d, channels=["sms", "email"])
     await d.run(until_idle=True)
     got = {(x.contact_id, x.channel): (x.status, x.reason) for x in await deliveries(d, ann.id)}
@@ -114,7 +145,8 @@ async def test_retry_waits_in_the_store_for_its_due_time(dispatcher_factory) -> 
     await d.run(until_idle=True)
     [done] = await deliveries(d, ann.id)
     assert (DeliveryStatus.SENT, [AttemptOutcome.RETRY, AttemptOutcome.ACCEPTED]) == (
-        done.status, [a.outcome for a in done.attempts]
+        done.status,
+        [a.outcome for a in done.attempts],
     )
 
 
@@ -129,26 +161,52 @@ async def test_delivery_fails_at_the_attempt_limit_with_the_reason_kept(dispatch
         clock.advance(3600)
     [gone] = await deliveries(d, ann.id)
     assert (DeliveryStatus.FAILED, FailureKind.TEMPORARY, "503") == (
-        gone.status, gone.failure_kind, gone.provider_code
+        gone.status,
+        gone.failure_kind,
+        gone.provider_code,
     )
     assert "gave up after 3 attempts: gateway down" == gone.reason
     assert 3 == len(gone.attempts)
 
 
-async def test_too_long_text_fails_without_a_provider_call(dispatcher_factory) -> None:
+async def test_too_long_text_is_refused_at_intake(dispatcher_factory) -> None:
     d = await dispatcher_factory({"sms": scripted("sms", max_length=10)})
-    ann = await announce(d, body="x" * 11, audience={"addresses": {"sms": ["+84910000000"]}})
+    with pytest.raises(InvalidRequestError) as caught:
+        await announce(d, body="x" * 11, audience={"addresses": {"sms": ["+84910000000"]}})
+    [problem] = caught.value.errors
+    assert ["body"] == problem["loc"]
+    assert "takes at most 10" in str(problem["msg"])
+
+
+async def test_text_too_long_for_one_recipient_fails_without_a_provider_call(
+    dispatcher_factory,
+) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms", max_length=20)})
+    await d.services.import_contacts(
+        [
+            {
+                "id": "long",
+                "name": "Tôn Nữ Thị Hoàng Lan Phương",
+                "addresses": {"sms": "+84910000001"},
+            }
+        ]
+    )
+    ann = await announce(d, body="Chào {{ contact.name }}", audience={"contact_ids": ["long"]})
     await d.run(until_idle=True)
     [failed] = await deliveries(d, ann.id)
-    assert (DeliveryStatus.FAILED, "too_long") == (failed.status, failed.provider_code)
+    assert (DeliveryStatus.FAILED, "refused_by_channel") == (failed.status, failed.provider_code)
+    assert "takes at most 20" in (failed.reason or "")
     assert [] == d.channels["sms"].sent
 
 
 async def test_send_at_in_the_future_waits(dispatcher_factory) -> None:
     clock = FakeClock()
     d = await dispatcher_factory(clock=clock)
-    ann = await announce(d, send_at=(clock.now() + timedelta(hours=1)).isoformat(),
-                         audience={"addresses": {"sms": ["+84910000000"]}})
+    ann = await announce(
+        d,
+        send_at=(clock.now() + timedelta(hours=1)).isoformat(),
+        audience={"addresses": {"sms": ["+84910000000"]}},
+    )
     await d.run(until_idle=True)
     assert AnnouncementStatus.SCHEDULED == (await d.services.get_announcement(ann.id)).status
     clock.advance(3600)
@@ -161,8 +219,11 @@ async def test_what_is_not_sent_by_expires_at_expires(dispatcher_factory) -> Non
     d = await dispatcher_factory(
         {"sms": scripted("sms", lambda m: RetryLater("busy", after=60))}, clock=clock
     )
-    ann = await announce(d, expires_at=(clock.now() + timedelta(seconds=600)).isoformat(),
-                         audience={"addresses": {"sms": ["+84910000000"]}})
+    ann = await announce(
+        d,
+        expires_at=(clock.now() + timedelta(seconds=600)).isoformat(),
+        audience={"addresses": {"sms": ["+84910000000"]}},
+    )
     await d.run(until_idle=True)
     clock.advance(601)
     await d.run(until_idle=True)

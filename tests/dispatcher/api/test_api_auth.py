@@ -19,6 +19,7 @@ PROTECTED = [
     ("GET", "/v1/announcements/{id}", "/v1/announcements/x", READERS),
     ("GET", "/v1/announcements/{id}/deliveries", "/v1/announcements/x/deliveries", READERS),
     ("POST", "/v1/announcements/{id}/cancel", "/v1/announcements/x/cancel", {STAFF}),
+    ("POST", "/v1/preview", "/v1/preview", READERS),
     ("GET", "/v1/deliveries/{id}", "/v1/deliveries/1", READERS),
     ("POST", "/v1/contacts/import", "/v1/contacts/import", {STAFF}),
     ("POST", "/v1/areas/import", "/v1/areas/import", {STAFF}),

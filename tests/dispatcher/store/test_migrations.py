@@ -16,6 +16,8 @@ EXPECTED_TABLES = [
     "contacts",
     "deliveries",
     "idempotency",
+    "inbound_messages",
+    "opt_outs",
     "receipts",
 ]
 

@@ -1,0 +1,138 @@
+"""Preview: what a draft announcement would send, per channel, without writing anything.
+
+It walks the same audience, with the same planner and opt-outs as the fan-out, and asks
+each channel to inspect the text the first recipient would get.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+
+from dispatcher.channel import Channel, OutboundMessage
+from dispatcher.fanout import Planner, blocked_addresses
+from dispatcher.render import SAMPLE_CONTACT, render
+from dispatcher.store.base import NewDelivery, Store
+from schemas import (
+    Announcement,
+    AnnouncementIn,
+    AnnouncementStatus,
+    ChannelPreview,
+    Contact,
+    DeliveryStatus,
+    Preview,
+)
+
+PREVIEW_ID = "preview"
+
+
+def draft(data: AnnouncementIn, now: datetime) -> Announcement:
+    """The draft as an announcement that is never stored."""
+    return Announcement(
+        **data.model_dump(), id=PREVIEW_ID, status=AnnouncementStatus.SCHEDULED, created_at=now
+    )
+
+
+def sample_message(
+    data: AnnouncementIn, channel: str, contact: Contact | None = None
+) -> OutboundMessage:
+    """The message ``channel`` would send to ``contact`` (a sample person when None)."""
+    person = (
+        {"id": contact.id, "name": contact.name, "area_code": contact.area_code or ""}
+        if contact is not None
+        else SAMPLE_CONTACT
+    )
+    text = render(data, channel, person)
+    content = data.content.get(channel)
+    return OutboundMessage(
+        delivery_id="0",
+        announcement_id=PREVIEW_ID,
+        channel=channel,
+        address=contact.addresses.get(channel, "") if contact else "",
+        title=text.title,
+        body=text.body,
+        language=data.language,
+        priority=data.priority,
+        test=data.test,
+        options=MappingProxyType(dict(content.options) if content else {}),
+    )
+
+
+def _reason_key(reason: str | None) -> str:
+    # "invalid address: +84 12 is not ..." → "invalid address": counts group by kind.
+    return (reason or "unknown").split(":", 1)[0]
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.queued: Counter[str] = Counter()
+        self.suppressed: dict[str, Counter[str]] = {}
+        self.seen: set[tuple[str, str]] = set()
+        self.duplicates = 0
+
+    def add(self, delivery: NewDelivery) -> None:
+        key = (delivery.channel, delivery.address)
+        if key in self.seen:
+            self.duplicates += 1
+            return
+        self.seen.add(key)
+        if delivery.status is DeliveryStatus.QUEUED:
+            self.queued[delivery.channel] += 1
+        else:
+            self.suppressed.setdefault(delivery.channel, Counter())[
+                _reason_key(delivery.reason)
+            ] += 1
+
+
+async def preview(
+    store: Store,
+    channels: Mapping[str, Channel],
+    data: AnnouncementIn,
+    *,
+    now: datetime,
+    batch_size: int = 1000,
+) -> Preview:
+    """Count the draft's deliveries per channel and inspect its text on each channel."""
+    announcement = draft(data, now)
+    planner = Planner(channels)
+    tally = _Tally()
+    blocked = await blocked_addresses(store, planner, announcement, [])
+    for delivery in planner.for_addresses(announcement, now, blocked):
+        tally.add(delivery)
+    first: Contact | None = None
+    after: str | None = None
+    while contacts := await store.audience_batch(data.audience, after=after, limit=batch_size):
+        first = first or contacts[0]
+        blocked = await blocked_addresses(store, planner, announcement, contacts)
+        for contact in contacts:
+            for delivery in planner.for_contact(announcement, contact, now, blocked=blocked):
+                tally.add(delivery)
+        after = contacts[-1].id
+        if len(contacts) < batch_size:
+            break
+    return Preview(
+        channels=[_channel(data, name, channels.get(name), first, tally) for name in data.channels],
+        recipients=sum(tally.queued.values()),
+        duplicates=tally.duplicates,
+    )
+
+
+def _channel(
+    data: AnnouncementIn, name: str, channel: Channel | None, first: Contact | None, tally: _Tally
+) -> ChannelPreview:
+    message = sample_message(data, name, first)
+    if channel is None:
+        return ChannelPreview(
+            channel=name, text=message.body, problems=[f"channel {name!r} is not running"]
+        )
+    seen = channel.inspect(message)
+    return ChannelPreview(
+        channel=name,
+        text=seen.text,
+        details=dict(seen.details),
+        problems=list(seen.problems),
+        recipients=tally.queued[name],
+        suppressed=dict(tally.suppressed.get(name, {})),
+    )
