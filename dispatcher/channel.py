@@ -66,11 +66,17 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class RetryLater:
-    """The provider failed for now; try again, not before ``after`` seconds if given."""
+    """The provider failed for now; try again, not before ``after`` seconds if given.
+
+    ``unknown`` says the provider may have the message anyway (a timeout after the request
+    went out): the attempt is recorded as ``unknown``, and a channel that may not send twice
+    fails the delivery instead of repeating it.
+    """
 
     reason: str
     after: float | None = None
     code: str | None = None
+    unknown: bool = False
 
 
 @dataclass(frozen=True, slots=True)

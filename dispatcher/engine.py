@@ -37,6 +37,8 @@ from schemas import ChannelMode, DeliveryStatus
 
 log = structlog.get_logger(__name__)
 
+LOOP_STOP_TIMEOUT = 2.0  # seconds a stopped scheduler or worker loop has to finish its step
+
 
 class Dispatcher:
     """The engine of thongbao.
@@ -334,6 +336,11 @@ class Dispatcher:
             if pending:
                 log.warning("shutdown_aborted_sends", batches=len(pending))
                 await asyncio.wait(pending)
+        # The loops end on their own once stopped; cancelling one mid-write would only
+        # make its transaction roll back. Give them a moment, then cancel what is left.
+        loops = [t for t in self._tasks if t.get_name() != "lease-renewer"]
+        if loops:
+            await asyncio.wait(loops, timeout=LOOP_STOP_TIMEOUT)
         fanouts = list(self._scheduler.fanouts.values()) if self._scheduler else []
         for task in [*self._tasks, *fanouts]:
             task.cancel()

@@ -21,6 +21,8 @@ class Unknown:
     """The provider may or may not have the message (the call timed out or was cut)."""
 
     reason: str
+    code: str | None = None
+    after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,10 @@ class Judge:
                 attempt(AttemptOutcome.FAILED, provider_code=result.code, reason=result.reason),
                 provider_code=result.code, reason=result.reason, failure_kind=result.kind,
             )  # fmt: skip
+        if isinstance(result, RetryLater) and result.unknown:
+            result = Unknown(result.reason, result.code, result.after)
         kind = AttemptOutcome.UNKNOWN if isinstance(result, Unknown) else AttemptOutcome.RETRY
-        code = result.code if isinstance(result, RetryLater) else None
+        code = result.code
         if isinstance(result, Unknown) and not self.repeatable:
             return Outcome(
                 c.id, c.lease_token, DeliveryStatus.FAILED, attempt(kind, reason=result.reason),
@@ -97,7 +101,7 @@ class Judge:
                 reason=f"gave up after {c.attempt} attempts: {result.reason}",
                 failure_kind=FailureKind.TEMPORARY,
             )  # fmt: skip
-        after = result.after if isinstance(result, RetryLater) else None
+        after = result.after
         retry_at = self.clock.now() + timedelta(seconds=self.retry.delay(c.attempt, after))
         if ann.expires_at is not None and retry_at >= ann.expires_at:
             return Outcome(

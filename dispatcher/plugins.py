@@ -86,7 +86,8 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
         module = getattr(plugin, "__name__", type(plugin).__module__)
         callers = vars(pm.hook).items()
         unknown = sorted(
-            n for n, c in callers
+            n
+            for n, c in callers
             if not c.has_spec() and any(i.plugin is plugin for i in c.get_hookimpls())
         )
         known = sorted(n for n, c in callers if c.has_spec())

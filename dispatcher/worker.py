@@ -82,7 +82,10 @@ class ChannelWorker:
         self.inflight: set[asyncio.Task[None]] = set()
         self.leases: set[str] = set()
         self._slots = asyncio.Semaphore(max(1, channel.concurrency))
-        self._pacer = Pacer(channel.rate_per_sec)
+        rate = channel.rate_per_sec
+        # A claim takes a whole batch of tokens: the bucket must hold one, or the first
+        # claim after a start would wait (an emergency included).
+        self._pacer = Pacer(rate, burst=None if rate is None else max(rate, channel.max_batch))
         self._stopping = asyncio.Event()
         self._judge = Judge(channel.name, channel.repeatable, deps.retry, deps.clock)
 

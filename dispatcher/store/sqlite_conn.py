@@ -8,6 +8,8 @@ second connection and so never wait behind a write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -86,9 +88,11 @@ class SQLiteConnections:
     async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
         db = self._writer()
         async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
             done = False
             try:
+                # BEGIN inside the try: a task cancelled while aiosqlite's thread still runs
+                # it must roll back too, or the next writer finds a transaction open.
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
                 await db.execute("COMMIT")
                 done = True
@@ -112,4 +116,7 @@ class SQLiteConnections:
 
 
 async def _rollback(db: aiosqlite.Connection) -> None:
-    await db.execute("ROLLBACK")
+    # The ROLLBACK queues behind whatever the cancelled writer left in aiosqlite's thread;
+    # when that was a BEGIN that never ran, there is nothing to roll back.
+    with contextlib.suppress(sqlite3.OperationalError):
+        await db.execute("ROLLBACK")
