@@ -1,12 +1,16 @@
-"""The SMS channel plugin: the sandbox by default, or a generic HTTP gateway."""
+"""The SMS channel plugin: sandbox by default; a TOML-described gateway, eSMS or SpeedSMS."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dispatcher import ChannelSpec, RouteSpec, hookimpl
+from aiohttp import web
+
+from dispatcher import ChannelSpec, RouteSpec, hookimpl, services
+from plugins.sms import esms, speedsms
 from plugins.sms.callback import CALLBACK_PATH, handle_delivery_report
 from plugins.sms.channel import SmsChannel
+from plugins.sms.inbound import INBOUND_PATH, SmsReplySettings, handle_reply
 from plugins.sms.settings import SmsSettings
 
 
@@ -17,12 +21,23 @@ def register_channels() -> Iterator[ChannelSpec]:
         name="sms",
         factory=SmsChannel,
         settings=SmsSettings,
-        description="SMS to mobile phones through an HTTP gateway (sandbox by default)",
+        description="SMS to mobile phones: generic HTTP gateway, eSMS, SpeedSMS (sandbox default)",
     )
+
+
+async def handle_inbound(request: web.Request) -> web.StreamResponse:
+    """A citizen's reply, read with the running channel's reply settings (STOP keywords)."""
+    channel = services(request).channels.get("sms")
+    replies = channel.settings.replies if isinstance(channel, SmsChannel) else SmsReplySettings()
+    return await handle_reply(request, replies)
 
 
 @hookimpl
 def register_routes() -> Iterator[RouteSpec]:
-    """Declare the delivery-report callback of the generic HTTP gateway (POST and GET)."""
+    """Delivery reports (generic gateway, eSMS, SpeedSMS) and citizens' replies."""
     yield RouteSpec("POST", CALLBACK_PATH, handle_delivery_report)
     yield RouteSpec("GET", CALLBACK_PATH, handle_delivery_report)
+    yield from esms.ROUTES
+    yield from speedsms.ROUTES
+    yield RouteSpec("POST", INBOUND_PATH, handle_inbound)
+    yield RouteSpec("GET", INBOUND_PATH, handle_inbound)

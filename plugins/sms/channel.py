@@ -1,84 +1,83 @@
-"""The SMS channel: the sandbox, or a generic HTTP gateway.
+"""The SMS channel: numbers normalised, text prepared once, sent through one transport.
 
-Wire shape of the generic gateway (``transport = "http"``); every request carries
-``Authorization: Bearer <auth_token>`` when a token is set.
-
-One message a request (``http.batch = false``), the batch's messages sent concurrently::
-
-    POST <url>  {"to": "+84912345678", "text": "<body>", "ref": "<delivery id>"}
-    → 2xx       {"id": "<provider id>"}
-
-A whole batch a request (``http.batch = true``)::
-
-    POST <url>  {"messages": [{"to": ..., "text": ..., "ref": ...}, ...]}
-    → 2xx       {"results": [{"ref": ..., "id": ...}
-                             | {"ref": ..., "error": "...", "code": "...", "permanent": true}]}
-
-The gateway must de-duplicate on ``ref``: a message whose outcome was lost (a timeout, an
-unreadable answer, a crash) is sent again. Answers mean:
-
-- 5xx (and any other status that is not 2xx or 4xx), timeouts, connection errors: try
-  again later;
-- 429: try again after ``Retry-After`` (delta-seconds or an HTTP date);
-- any other 4xx: refused for good, with the status as code and the body's error as reason;
-- a 2xx without a readable id: try again (``ref`` makes that safe).
-
-In batch mode a failure of the whole request raises a ``DeliveryError``; with one message a
-request each message gets its own result. Delivery reports come back on the route of
-:mod:`plugins.sms.callback`.
+The text of every message is prepared by :mod:`plugins.sms.text` (GSM 03.38 or UCS-2,
+segments counted as carriers bill them, diacritics stripped only when allowed and
+cheaper), the same function ``inspect`` uses, so the preview's segment count is what the
+gateway is sent. Transports: the sandbox (default), a generic HTTP gateway described in
+TOML (:mod:`plugins.sms.generic`), eSMS (:mod:`plugins.sms.esms`) and SpeedSMS
+(:mod:`plugins.sms.speedsms`). Pacing is per gateway account: the channel declares the
+transport's rate and batch size, and the engine's per-process pacer holds it to them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
-import aiohttp
 import phonenumbers
-import structlog
 
 from dispatcher import (
-    Accepted,
     Channel,
     ChannelContext,
-    ChannelTimeoutError,
     ConfigError,
-    DeliveryError,
     Failed,
+    Inspection,
     InvalidAddressError,
     OutboundMessage,
-    PermanentDeliveryError,
-    RateLimitedError,
-    RetryLater,
     SandboxTransport,
     SendResult,
-    TransientDeliveryError,
 )
-from plugins.sms.settings import SmsHttpSettings, SmsSettings
-from plugins.sms.wire import (
-    UNREADABLE,
-    batch_results,
-    message_payload,
-    parse_retry_after,
-    provider_id,
-    refusal_reason,
-)
-from schemas import FailureKind
+from plugins.sms.esms import EsmsTransport
+from plugins.sms.generic import GenericHttpTransport
+from plugins.sms.settings import SmsSettings
+from plugins.sms.speedsms import SpeedSmsTransport
+from plugins.sms.text import inspection, prepare_message, sms_out
+from plugins.sms.transport import SmsOut, SmsTransport
 
-log = structlog.get_logger(__name__)
+
+class SandboxSmsTransport(SmsTransport):
+    """The sandbox: the prepared text goes to the local outbox; receipts are simulated."""
+
+    account = "sandbox"
+    rate_per_sec = None
+    max_batch = 500
+
+    def __init__(self, ctx: ChannelContext, settings: SmsSettings) -> None:
+        self._sandbox = SandboxTransport(ctx, settings.sandbox)
+
+    async def start(self) -> None:
+        """Start the sandbox (replays receipts a crash left pending)."""
+        await self._sandbox.start()
+
+    async def send(self, batch: Sequence[SmsOut]) -> list[SendResult]:
+        """Write the prepared texts to the outbox."""
+        return await self._sandbox.send([replace(o.message, body=o.text) for o in batch])
+
+    async def flush(self) -> None:
+        """Hand over pending simulated receipts now."""
+        await self._sandbox.flush()
+
+    async def aclose(self) -> None:
+        """Stop the sandbox; safe to call twice."""
+        await self._sandbox.aclose()
+
+
+def build_transport(ctx: ChannelContext, settings: SmsSettings) -> SmsTransport:
+    """The transport ``settings.transport`` names (its table is checked by SmsSettings)."""
+    if settings.transport == "http" and settings.http is not None:
+        return GenericHttpTransport(settings.http, ctx)
+    if settings.transport == "esms" and settings.esms is not None:
+        return EsmsTransport(settings.esms, ctx)
+    if settings.transport == "speedsms" and settings.speedsms is not None:
+        return SpeedSmsTransport(settings.speedsms, ctx)
+    return SandboxSmsTransport(ctx, settings)
 
 
 class SmsChannel(Channel):
     """Text messages to mobile phones, in E.164 form (``+84912345678``)."""
 
-    max_batch = 100
-    rate_per_sec: float | None = 50.0  # a common brandname-gateway allowance; None in sandbox mode
-    # Four concatenated GSM-7 segments of 153 characters: a sane cost ceiling per person.
-    max_length = 612
-    repeatable = True  # the gateway de-duplicates on ``ref``
+    max_length = None  # the segment ceiling (settings.max_segments) does this job
+    repeatable = True
     concurrency = 4
 
     def __init__(self, ctx: ChannelContext) -> None:
@@ -88,159 +87,53 @@ class SmsChannel(Channel):
                 f"channel {ctx.name!r} needs SmsSettings, not {type(ctx.settings).__name__}"
             )
         self.settings = ctx.settings
-        sandboxed = ctx.settings.transport == "sandbox"
-        self._sandbox = SandboxTransport(ctx, ctx.settings.sandbox) if sandboxed else None
-        if sandboxed:
-            # The rate protects the gateway; the sandbox runs at full speed (demos, tests).
-            self.rate_per_sec = None
-        self._session: aiohttp.ClientSession | None = None
+        self.transport = build_transport(ctx, ctx.settings)
+        self.rate_per_sec = self.transport.rate_per_sec
+        self.max_batch = self.transport.max_batch
+        # A gateway that cannot de-duplicate on our reference may not be sent twice.
+        self.repeatable = bool(getattr(self.transport, "repeatable", True))
 
     async def start(self) -> None:
-        """Start the sandbox, or open the one HTTP session to the gateway."""
-        if self._sandbox is not None:
-            await self._sandbox.start()
-        elif self._session is None:
-            gateway = self._gateway()
-            headers = {}
-            if gateway.auth_token is not None:
-                headers["Authorization"] = f"Bearer {gateway.auth_token.get_secret_value()}"
-            self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=gateway.timeout)
-            )
+        """Open the transport (one HTTP session for a gateway)."""
+        await self.transport.start()
 
     def normalize_address(self, address: str) -> str:
         """Any way of writing a phone number, as E.164; ``InvalidAddressError`` otherwise."""
         return normalize_phone(address)
 
+    def inspect(self, message: OutboundMessage) -> Inspection:
+        """Encoding, segments and problems of the text as it would be sent."""
+        return inspection(
+            message,
+            default_strip=self.settings.strip_diacritics,
+            max_segments=self.settings.max_segments,
+        )
+
     async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
-        """Send ``batch`` through the sandbox or the gateway; one result per message."""
-        if self._sandbox is not None:
-            return await self._sandbox.send(batch)
-        self._client()  # fail before fanning out when not started
-        if self._gateway().batch:
-            return await self._send_batch(batch)
-        return await self._send_each(batch)
+        """Prepare each text, then send those that may go; one result per message, in order."""
+        results: list[SendResult | None] = []
+        ready: list[SmsOut] = []
+        for message in batch:
+            prepared = prepare_message(
+                message,
+                default_strip=self.settings.strip_diacritics,
+                max_segments=self.settings.max_segments,
+            )
+            if prepared.problems:
+                results.append(Failed("; ".join(prepared.problems), code="refused_by_channel"))
+            else:
+                results.append(None)
+                ready.append(sms_out(message, prepared))
+        sent = iter(await self.transport.send(ready) if ready else [])
+        return [result if result is not None else next(sent) for result in results]
 
     async def flush(self) -> None:
-        """Hand over every pending simulated receipt now (sandbox only; tests, drain mode)."""
-        if self._sandbox is not None:
-            await self._sandbox.flush()
+        """Hand over pending simulated receipts (sandbox only; tests, drain mode)."""
+        await self.transport.flush()
 
     async def aclose(self) -> None:
-        """Stop the sandbox or close the HTTP session; safe to call twice."""
-        if self._sandbox is not None:
-            await self._sandbox.aclose()
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
-    # -- the HTTP gateway -------------------------------------------------------------------
-    def _gateway(self) -> SmsHttpSettings:
-        if self.settings.http is None:  # SmsSettings refuses transport=http without it
-            raise ConfigError(f"channel {self.name!r} has no http gateway settings")
-        return self.settings.http
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError(f"channel {self.name!r} is not started: call start() first")
-        return self._session
-
-    async def _send_each(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
-        limit = asyncio.Semaphore(self._gateway().parallel)
-
-        async def one(message: OutboundMessage) -> SendResult:
-            async with limit:
-                return await self._send_one(message)
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(one(message), name=f"sms-send-{message.delivery_id}")
-                for message in batch
-            ]
-        return [task.result() for task in tasks]
-
-    async def _send_one(self, message: OutboundMessage) -> SendResult:
-        try:
-            answer = await self._post(message_payload(message))
-        except DeliveryError as exc:
-            return result_for(exc)
-        accepted_id = provider_id(answer)
-        return Accepted(provider_id=accepted_id) if accepted_id else RetryLater(UNREADABLE)
-
-    async def _send_batch(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:
-        answer = await self._post({"messages": [message_payload(m) for m in batch]})
-        results = batch_results(batch, answer)
-        if results is None:
-            raise TransientDeliveryError(UNREADABLE, channel=self.name)
-        return results
-
-    async def _post(self, payload: dict[str, Any]) -> Any:
-        """POST ``payload``; the JSON answer, or the ``DeliveryError`` the failure means.
-
-        The one place where statuses and aiohttp failures become thongbao errors.
-        """
-        gateway = self._gateway()
-        async with (
-            gateway_errors(self.name, gateway),
-            self._client().post(str(gateway.url), json=payload) as response,
-        ):
-            body = await response.read()
-            status, retry_after = response.status, response.headers.get("Retry-After")
-        if status == 429:
-            after = parse_retry_after(retry_after, self.ctx.clock.now())
-            raise RateLimitedError(
-                "the gateway asked us to slow down",
-                retry_after=after,
-                channel=self.name,
-                code="429",
-            )
-        if 400 <= status < 500:
-            reason = refusal_reason(body, status)
-            raise PermanentDeliveryError(reason, channel=self.name, code=str(status))
-        if not 200 <= status < 300:
-            raise TransientDeliveryError(
-                f"the gateway failed with HTTP {status}", channel=self.name, code=str(status)
-            )
-        try:
-            return json.loads(body)
-        except ValueError:
-            return None
-
-
-@asynccontextmanager
-async def gateway_errors(channel: str, gateway: SmsHttpSettings) -> AsyncIterator[None]:
-    """Turn aiohttp failures raised inside the block into transient ``DeliveryError`` s.
-
-    Messages name the gateway's host only: a URL may carry a key in its query string.
-    """
-    try:
-        yield
-    except DeliveryError:
-        raise
-    except TimeoutError as exc:
-        log.warning("sms_gateway_timeout", channel=channel, host=gateway.url.host)
-        raise ChannelTimeoutError(
-            f"the gateway did not answer within {gateway.timeout:g} s", channel=channel
-        ) from exc
-    except aiohttp.ClientError as exc:
-        log.warning(
-            "sms_gateway_unreachable",
-            channel=channel,
-            host=gateway.url.host,
-            error=type(exc).__name__,
-        )
-        raise TransientDeliveryError(
-            f"cannot reach the gateway ({type(exc).__name__})", channel=channel
-        ) from exc
-
-
-def result_for(exc: DeliveryError) -> SendResult:
-    """The result of one message whose request failed with ``exc``."""
-    if isinstance(exc, RateLimitedError):
-        return RetryLater(str(exc), after=exc.retry_after, code=exc.code)
-    if isinstance(exc, PermanentDeliveryError):
-        return Failed(str(exc), code=exc.code, kind=FailureKind.PERMANENT)
-    return RetryLater(str(exc), code=exc.code)
+        """Close the transport; safe to call twice."""
+        await self.transport.aclose()
 
 
 def normalize_phone(address: str) -> str:

@@ -1,59 +1,54 @@
-"""Settings of the SMS channel: the sandbox by default, or a generic HTTP gateway."""
+"""Settings of the SMS channel: which gateway, how text is prepared, how replies are read."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dispatcher import SandboxSettings
+from plugins.sms.esms import EsmsSettings
+from plugins.sms.generic_config import GenericHttpSettings
+from plugins.sms.inbound import SmsReplySettings
+from plugins.sms.speedsms import SpeedSmsSettings
 
-
-class SmsHttpSettings(BaseModel):
-    """A generic HTTP SMS gateway (wire shape in :mod:`plugins.sms.channel`).
-
-    Attributes:
-        url: where messages are POSTed. Keep credentials out of it: use ``auth_token``.
-        auth_token: sent as ``Authorization: Bearer <token>``.
-        batch: POST whole batches (``{"messages": [...]}``) instead of one message a request.
-        timeout: seconds one request may take.
-        parallel: requests in flight at once when ``batch`` is off.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: AnyHttpUrl
-    auth_token: SecretStr | None = None
-    batch: bool = False
-    timeout: float = Field(default=10.0, gt=0)
-    parallel: int = Field(default=10, ge=1, le=100)
+Transport = Literal["sandbox", "http", "esms", "speedsms"]
 
 
 class SmsSettings(BaseModel):
     """How the SMS channel sends.
 
-    ``transport`` stays ``"sandbox"`` until set to ``"http"`` explicitly, even when ``http``
-    is filled in, so a configuration can keep its gateway while trying things out.
+    Attributes:
+        transport: ``"sandbox"`` (default: a local outbox and simulated receipts), ``"http"``
+            (a gateway described in TOML), ``"esms"`` or ``"speedsms"`` (brandname gateways).
+            It stays ``"sandbox"`` until set, even when a gateway's table is filled in.
+        strip_diacritics: the channel default for writing Vietnamese without marks when that
+            lowers the segment count; an announcement's ``content.sms.options`` wins.
+        max_segments: the most segments one message may cost; longer text is refused at
+            intake and in the preview, never truncated.
+        replies: STOP keywords and the reply route's secret.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    transport: Literal["sandbox", "http"] = "sandbox"
+    transport: Transport = "sandbox"
     sandbox: SandboxSettings = SandboxSettings()
-    http: SmsHttpSettings | None = None
+    http: GenericHttpSettings | None = None
+    esms: EsmsSettings | None = None
+    speedsms: SpeedSmsSettings | None = None
+    strip_diacritics: bool = False
+    max_segments: int = Field(default=4, ge=1, le=10)
+    replies: SmsReplySettings = SmsReplySettings()
 
     @model_validator(mode="after")
     def _gateway_given(self) -> SmsSettings:
-        if self.transport == "http" and self.http is None:
+        if self.transport != "sandbox" and getattr(self, self.transport) is None:
+            needed = {
+                "http": 'set http.url, e.g. [channels.sms.http] url = "https://gw.example.vn/send"',
+                "esms": "set esms.api_key, esms.secret_key and esms.brandname",
+                "speedsms": "set speedsms.access_token and speedsms.brandname",
+            }[self.transport]
             raise ValueError(
-                "transport is 'http' but no gateway is configured: set http.url, e.g. "
-                '[channels.sms.http] url = "https://sms-gateway.example.vn/send"'
+                f"transport is {self.transport!r} but no gateway is configured: {needed}"
             )
         return self

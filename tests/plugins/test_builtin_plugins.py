@@ -58,6 +58,12 @@ async def test_default_settings_run_the_sandbox_end_to_end(
 
 def test_sms_declares_its_callback_routes() -> None:
     routes = collect_routes(make_plugin_manager(entrypoints=False))
-    assert {("GET", "/v1/callbacks/sms/http"), ("POST", "/v1/callbacks/sms/http")} == {
-        (r.method, r.path) for r in routes if r.path.startswith("/v1/callbacks/sms/")
-    }
+    assert {
+        ("GET", "/v1/callbacks/sms/http"),
+        ("POST", "/v1/callbacks/sms/http"),
+        ("GET", "/v1/callbacks/sms/esms"),
+        ("POST", "/v1/callbacks/sms/esms"),
+        ("POST", "/v1/callbacks/sms/speedsms"),
+        ("GET", "/v1/callbacks/sms/inbound"),
+        ("POST", "/v1/callbacks/sms/inbound"),
+    } == {(r.method, r.path) for r in routes if r.path.startswith("/v1/callbacks/sms/")}

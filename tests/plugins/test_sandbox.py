@@ -56,10 +56,15 @@ async def test_send_writes_one_outbox_line_per_message(
     await transport.send(batch(2))
     expected = [
         {
-            "delivery_id": f"d{n}", "announcement_id": "a1", "channel": "sms",
-            "address": f"+8491234567{n}", "title": "Thông báo cắt điện",
-            "body": f"Lịch cắt điện phường Hàng Bạc, tin số {n}.", "attempt": 1,
-            "provider_id": f"sbx-d{n}-1", "at": clock.now().isoformat(),
+            "delivery_id": f"d{n}",
+            "announcement_id": "a1",
+            "channel": "sms",
+            "address": f"+8491234567{n}",
+            "title": "Thông báo cắt điện",
+            "body": f"Lịch cắt điện phường Hàng Bạc, tin số {n}.",
+            "attempt": 1,
+            "provider_id": f"sbx-d{n}-1",
+            "at": clock.now().isoformat(),
         }
         for n in (1, 2)
     ]
@@ -98,8 +103,12 @@ async def test_flush_hands_over_every_pending_receipt_now(
     await transport.send(batch(2))
     await transport.flush()
     expected = [
-        ReceiptIn(channel="sms", provider_id=f"sbx-d{n}-1", status=DeliveryStatus.DELIVERED,
-                  occurred_at=clock.now())
+        ReceiptIn(
+            channel="sms",
+            provider_id=f"sbx-d{n}-1",
+            status=DeliveryStatus.DELIVERED,
+            occurred_at=clock.now(),
+        )
         for n in (1, 2)
     ]
     assert expected == sink.receipts

@@ -69,7 +69,8 @@ FAILED, DELIVERED = DeliveryStatus.FAILED, DeliveryStatus.DELIVERED
             {"status": "failed", "code": "E12"}, receipt(FAILED, "E12"), id="failed-with-code"
         ),
         pytest.param(
-            {"status": "DELIVRD", "code": "000"}, receipt(DELIVERED, "000"),
+            {"status": "DELIVRD", "code": "000"},
+            receipt(DELIVERED, "000"),
             id="code-wins-over-word",
         ),
     ],
@@ -119,7 +120,8 @@ async def test_report_that_changes_nothing_says_so(client: Client, sink: FakeRec
         pytest.param(b'{"status": "delivered"}', "id: Field required", id="no-id"),
         pytest.param(b'{"id": "gw-1", "status": "lost"}', "status", id="unknown-status"),
         pytest.param(
-            b'{"id": "gw-1", "status": "failed", "at": "2026-03-01T08:00:00"}', "at:",
+            b'{"id": "gw-1", "status": "failed", "at": "2026-03-01T08:00:00"}',
+            "at:",
             id="naive-time",
         ),
         pytest.param(b"[]", "empty", id="empty-list"),

@@ -218,18 +218,25 @@ async def test_batch_mode_posts_the_batch_and_maps_each_result(
         pytest.param(ProviderAnswer(text="<html>"), TransientDeliveryError, None, id="not-json"),
         pytest.param(ProviderAnswer(status=500), TransientDeliveryError, "500", id="500"),
         pytest.param(
-            ProviderAnswer(status=429, headers={"Retry-After": "12"}), RateLimitedError, "429",
+            ProviderAnswer(status=429, headers={"Retry-After": "12"}),
+            RateLimitedError,
+            "429",
             id="429",
         ),
         pytest.param(
-            ProviderAnswer(status=401, json={"message": "bad token"}), PermanentDeliveryError,
-            "401", id="401",
+            ProviderAnswer(status=401, json={"message": "bad token"}),
+            PermanentDeliveryError,
+            "401",
+            id="401",
         ),
     ],
 )
 async def test_batch_mode_whole_request_failures_raise(
-    sms_factory: ChannelFactory, gateway: FakeProvider, answer: ProviderAnswer,
-    error: type[Exception], code: str | None,
+    sms_factory: ChannelFactory,
+    gateway: FakeProvider,
+    answer: ProviderAnswer,
+    error: type[Exception],
+    code: str | None,
 ) -> None:
     gateway.always(answer)
     channel = await sms_factory(batch=True)
