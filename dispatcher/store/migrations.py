@@ -154,6 +154,8 @@ CREATE TABLE inbound_messages (
     opted_out INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX inbound_announcement ON inbound_messages (announcement_id);
+CREATE UNIQUE INDEX inbound_provider ON inbound_messages (channel, provider_id)
+    WHERE provider_id IS NOT NULL;
 CREATE INDEX deliveries_address ON deliveries (channel, address, id)
 """
 

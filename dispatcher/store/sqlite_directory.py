@@ -138,6 +138,13 @@ class SQLiteDirectory(SQLiteConnections):
         opted_out: bool,
     ) -> Inbound:
         """Store a reply, linked to the latest delivery that went out to ``sender``."""
+        if provider_id is not None:
+            # A gateway that retries a reply it already handed over gets the first one back.
+            seen = await self._inbound_rows(
+                "channel = ? AND provider_id = ?", (channel, provider_id), 1
+            )
+            if seen:
+                return seen[0]
         async with self._write() as db:
             async with db.execute(
                 "SELECT id, announcement_id FROM deliveries WHERE channel = ? AND address = ? "
@@ -175,9 +182,11 @@ class SQLiteDirectory(SQLiteConnections):
 
     async def list_inbound(self, announcement_id: str, *, limit: int) -> list[Inbound]:
         """Replies linked to an announcement, oldest first."""
+        return await self._inbound_rows("announcement_id = ?", (announcement_id,), limit)
+
+    async def _inbound_rows(self, where: str, params: tuple[str, ...], limit: int) -> list[Inbound]:
         found = await self._fetchall(
-            "SELECT * FROM inbound_messages WHERE announcement_id = ? ORDER BY id LIMIT ?",
-            (announcement_id, limit),
+            f"SELECT * FROM inbound_messages WHERE {where} ORDER BY id LIMIT ?", (*params, limit)
         )
         return [
             Inbound(

@@ -64,7 +64,8 @@ def stop_keyword(text: str, keywords: Sequence[str]) -> str | None:
     A reply is a STOP when it is the keyword, or starts with it followed by a space or
     punctuation ("Hủy!", "tu choi, cam on"), ignoring case, diacritics and extra spaces. A
     keyword later in a sentence ("toi khong muon huy") is not a STOP, nor is a longer word
-    ("HUYEN"). A keyword written with diacritics ("DỪNG") needs the same diacritics. The longest matching keyword wins, so ``HUY DK`` is reported over ``HUY``.
+    ("HUYEN"). A keyword written with diacritics ("DỪNG") needs the same diacritics. The
+    longest matching keyword wins, so ``HUY DK`` is reported over ``HUY``.
     """
     folded = fold(text)
     exact = _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip().upper()

@@ -25,7 +25,16 @@ from dispatcher.store.sqlite import SQLiteStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 COMMANDS = (
-    "areas", "cancel", "contacts", "deliveries", "keys", "plugins", "send", "serve", "status",
+    "areas",
+    "cancel",
+    "contacts",
+    "deliveries",
+    "keys",
+    "plugins",
+    "preview",
+    "send",
+    "serve",
+    "status",
     "worker",
 )
 
@@ -227,9 +236,10 @@ def test_a_plugin_cannot_replace_a_built_in_command() -> None:
 # -- contacts and areas --------------------------------------------------------------------
 def test_importing_the_examples(cli: Invoke) -> None:
     assert "imported 22 areas\n" == cli("areas", "import", str(EXAMPLES / "areas.csv")).stdout
-    assert "imported 1000 contacts\n" == cli(
-        "contacts", "import", str(EXAMPLES / "contacts.csv")
-    ).stdout
+    assert (
+        "imported 1000 contacts\n"
+        == cli("contacts", "import", str(EXAMPLES / "contacts.csv")).stdout
+    )
 
 
 def test_bad_rows_are_listed_and_nothing_is_imported(cli: Invoke, workdir: Path) -> None:
@@ -251,9 +261,9 @@ def test_json_contacts_with_an_unknown_extension_need_format(cli: Invoke, workdi
     rows = workdir / "rows.txt"
     rows.write_text(json.dumps({"contacts": [{"id": "c9", "addresses": {"sms": "0912345678"}}]}))
     assert "add --format csv or json" in cli("contacts", "import", str(rows), code=2).stderr
-    assert "imported 1 contacts\n" == cli(
-        "contacts", "import", "--format", "json", str(rows)
-    ).stdout
+    assert (
+        "imported 1 contacts\n" == cli("contacts", "import", "--format", "json", str(rows)).stdout
+    )
 
 
 def test_invalid_json_file_is_a_clear_error(cli: Invoke, workdir: Path) -> None:
@@ -279,21 +289,51 @@ def test_send_prints_the_id_alone(cli: Invoke) -> None:
 def test_send_builds_the_whole_announcement_from_flags(cli: Invoke, workdir: Path) -> None:
     (workdir / "body.txt").write_text("Nội dung {{ place }}")
     announcement_id = cli(
-        "send", "--title", "Bão", "--body-file", "body.txt", "--channel", "sms",
-        "--channel", "zalo", "--mode", "fallback", "--priority", "emergency", "--area", "79",
-        "--tag", "ngu-dan", "--contact", "c0001", "--var", "place=Cần Giờ",
-        "--send-at", "2030-01-01T08:00:00+07:00", "--expires-at", "2030-01-01T20:00:00+07:00",
+        "send",
+        "--title",
+        "Bão",
+        "--body-file",
+        "body.txt",
+        "--channel",
+        "sms",
+        "--channel",
+        "zalo",
+        "--mode",
+        "fallback",
+        "--priority",
+        "emergency",
+        "--area",
+        "79",
+        "--tag",
+        "ngu-dan",
+        "--contact",
+        "c0001",
+        "--var",
+        "place=Cần Giờ",
+        "--send-at",
+        "2030-01-01T08:00:00+07:00",
+        "--expires-at",
+        "2030-01-01T20:00:00+07:00",
         "--test",
     ).stdout.strip()
     got = json.loads(cli("status", announcement_id, "--json").stdout)
     assert {
-        "title": "Bão", "body": "Nội dung {{ place }}", "channels": ["sms", "zalo"],
-        "mode": "fallback", "priority": "emergency", "test": True,
-        "variables": {"place": "Cần Giờ"}, "send_at": "2030-01-01T08:00:00+07:00",
-    } == {k: got[k] for k in ("title", "body", "channels", "mode", "priority", "test",
-                              "variables", "send_at")}
+        "title": "Bão",
+        "body": "Nội dung {{ place }}",
+        "channels": ["sms", "zalo"],
+        "mode": "fallback",
+        "priority": "emergency",
+        "test": True,
+        "variables": {"place": "Cần Giờ"},
+        "send_at": "2030-01-01T08:00:00+07:00",
+    } == {
+        k: got[k]
+        for k in ("title", "body", "channels", "mode", "priority", "test", "variables", "send_at")
+    }
     assert (["79"], ["ngu-dan"], ["c0001"]) == (
-        got["audience"]["areas"], got["audience"]["tags"], got["audience"]["contact_ids"]
+        got["audience"]["areas"],
+        got["audience"]["tags"],
+        got["audience"]["contact_ids"],
     )
 
 
@@ -303,7 +343,10 @@ def test_send_from_a_json_file_with_flags_on_top(cli: Invoke) -> None:
     ).stdout.strip()
     got = json.loads(cli("status", announcement_id, "--json").stdout)
     assert ("bulk", True, ["sms", "zalo"], ["79"]) == (
-        got["priority"], got["test"], got["channels"], got["audience"]["areas"]
+        got["priority"],
+        got["test"],
+        got["channels"],
+        got["audience"]["areas"],
     )
 
 
@@ -347,13 +390,18 @@ def test_config_error_exits_2_without_traceback(cli: Invoke, workdir: Path) -> N
     assert result.stderr.startswith("Error: invalid settings: api.port")
 
 
-def test_a_commune_announcement_reaches_exactly_its_contacts(
-    cli: Invoke, workdir: Path
-) -> None:
+def test_a_commune_announcement_reaches_exactly_its_contacts(cli: Invoke, workdir: Path) -> None:
     import_examples(cli)
     announcement_id = cli(
-        "send", "--title", "t", "--body", "Chào {{ contact.name }}", "--channel", "sms",
-        "--area", "00070",
+        "send",
+        "--title",
+        "t",
+        "--body",
+        "Chào {{ contact.name }}",
+        "--channel",
+        "sms",
+        "--area",
+        "00070",
     ).stdout.strip()
     drain(workdir)
     status = json.loads(cli("status", announcement_id, "--json").stdout)
@@ -361,8 +409,12 @@ def test_a_commune_announcement_reaches_exactly_its_contacts(
     table = cli("status", announcement_id).stdout.splitlines()
     assert ["channel", "delivered", "total", "progress"] == table[3].split()
     assert ["sms", "50", "50"] == table[4].split()[:3] and table[4].endswith("100%")
-    rows = [json.loads(line) for line in cli("deliveries", announcement_id, "--limit", "100",
-                                             "--json").stdout.splitlines()]
+    rows = [
+        json.loads(line)
+        for line in cli(
+            "deliveries", announcement_id, "--limit", "100", "--json"
+        ).stdout.splitlines()
+    ]
     in_commune = {
         line.split(",")[0]
         for line in (EXAMPLES / "contacts.csv").read_text().splitlines()
@@ -383,8 +435,17 @@ def test_watch_returns_once_the_announcement_is_finished(cli: Invoke, workdir: P
 
 def test_deliveries_filters_by_status_and_channel(cli: Invoke, workdir: Path) -> None:
     announcement_id = cli(
-        "send", "--title", "t", "--body", "b", "--to", "sms:0912345678", "--to", "zalo:0912345678",
-        "--to", "sms:not-a-number",
+        "send",
+        "--title",
+        "t",
+        "--body",
+        "b",
+        "--to",
+        "sms:0912345678",
+        "--to",
+        "zalo:0912345678",
+        "--to",
+        "sms:not-a-number",
     ).stdout.strip()
     drain(workdir)
     rows = cli("deliveries", announcement_id, "--channel", "sms", "--json").stdout.splitlines()
@@ -397,11 +458,64 @@ def test_deliveries_filters_by_status_and_channel(cli: Invoke, workdir: Path) ->
 
 def test_cancel_stops_what_has_not_gone_out(cli: Invoke, workdir: Path) -> None:
     announcement_id = cli(
-        "send", "--title", "t", "--body", "b", "--to", "sms:0912345678",
-        "--send-at", "2099-01-01T00:00:00+07:00",
+        "send",
+        "--title",
+        "t",
+        "--body",
+        "b",
+        "--to",
+        "sms:0912345678",
+        "--send-at",
+        "2099-01-01T00:00:00+07:00",
     ).stdout.strip()
     assert f"{announcement_id}: cancelled\n" == cli("cancel", announcement_id).stdout
     drain(workdir)
     status: dict[str, Any] = json.loads(cli("status", announcement_id, "--json").stdout)
     assert ("cancelled", {}) == (status["status"], status["counts"])
     assert "no announcement 'nope'" in cli("cancel", "nope", code=1).stderr
+
+
+# -- preview -------------------------------------------------------------------------------
+def test_preview_shows_segments_and_recipients_and_writes_nothing(cli: Invoke) -> None:
+    import_examples(cli)
+    body = "Ngày mai cắt nước toàn phường từ 8 giờ đến 17 giờ."
+    result = cli(
+        "preview",
+        "--title",
+        "Cắt nước",
+        "--body",
+        body,
+        "--channel",
+        "sms",
+        "--area",
+        "79",
+        "--as-json",
+    )
+    [sms] = json.loads(result.output)["channels"]
+    assert ("UCS-2", 1, []) == (
+        sms["details"]["encoding"],
+        sms["details"]["segments"],
+        sms["problems"],
+    )
+    assert sms["recipients"] > 0
+    assert [] == asyncio.run(_announcement_ids(workdir_db()))
+
+
+def workdir_db() -> Path:
+    return Path("cli.db")
+
+
+async def _announcement_ids(db: Path) -> list[str]:
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        return [
+            a.id for a in (await store.list_announcements(status=None, after=None, limit=5)).items
+        ]
+    finally:
+        await store.close()
+
+
+def test_preview_exits_1_when_the_text_is_too_long(cli: Invoke) -> None:
+    result = cli("preview", "--title", "T", "--body", "ồ" * 400, "--to", "sms:0912345678", code=1)
+    assert "PROBLEM" in result.output

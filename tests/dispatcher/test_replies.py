@@ -61,3 +61,12 @@ async def test_fallback_skips_a_channel_the_person_left(dispatcher_factory) -> N
         [m.address for m in d.channels["zalo"].sent],
         [m.address for m in d.channels["sms"].sent],
     )
+
+
+async def test_a_reply_handed_over_twice_is_stored_once(dispatcher_factory) -> None:
+    d = await dispatcher_factory()
+    first = await d.services.record_inbound("sms", "+84910000009", "Hủy", provider_id="mo-1")
+    again = await d.services.record_inbound("sms", "+84910000009", "Hủy", provider_id="mo-1")
+    other = await d.services.record_inbound("sms", "+84910000009", "Hủy", provider_id="mo-2")
+    assert first == again
+    assert first.id != other.id
