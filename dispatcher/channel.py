@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel
 
 from dispatcher.clock import Clock
-from schemas import FailureKind, Priority, ReceiptIn
+from schemas import Attachment, FailureKind, Priority, ReceiptIn
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -39,6 +39,7 @@ class OutboundMessage:
     attempt: int = 1
     contact_id: str | None = None
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

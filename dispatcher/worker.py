@@ -277,6 +277,7 @@ class ChannelWorker:
             attempt=c.attempt,
             contact_id=c.contact_id,
             options=MappingProxyType(dict(content.options)) if content else MappingProxyType({}),
+            attachments=tuple(ann.attachments),
         )
 
     async def _call(

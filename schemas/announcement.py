@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, ConfigDict, Field, model_validator
 
 from schemas.base import InputModel
 
@@ -117,6 +117,19 @@ class ChannelContent(InputModel):
     )
 
 
+class Attachment(InputModel):
+    """A document sent with the announcement by reference (e.g. the PDF of the decision).
+
+    Channels that carry files (e-mail) fetch ``url`` when they send; others may link it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: AnyHttpUrl
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^/\\\x00]+$")
+    content_type: str = Field(default="application/pdf", pattern=r"^[\w.+-]+/[\w.+-]+$")
+
+
 class AnnouncementIn(InputModel):
     """An announcement as a client submits it."""
 
@@ -136,6 +149,7 @@ class AnnouncementIn(InputModel):
         default_factory=dict, max_length=100
     )
     external_ref: str | None = Field(default=None, max_length=200)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=10)
     test: bool = False
     max_attempts: int = Field(default=5, ge=1, le=50)
 
