@@ -155,17 +155,20 @@ class Dispatcher:
             await self._shutdown()
             return
         self._spawn()
-        waiter: asyncio.Task[object] = asyncio.create_task(
-            self._wait_idle() if until_idle else self._stop_requested.wait(), name="run-waiter"
-        )
+        waiters: list[asyncio.Task[object]] = [
+            asyncio.create_task(self._stop_requested.wait(), name="stop-waiter")
+        ]
+        if until_idle:
+            waiters.append(asyncio.create_task(self._wait_idle(), name="idle-waiter"))
         died: list[asyncio.Task[object]] = []
         try:
             done, _ = await asyncio.wait(
-                [waiter, *self._tasks], return_when=asyncio.FIRST_COMPLETED
+                [*waiters, *self._tasks], return_when=asyncio.FIRST_COMPLETED
             )
-            died = [t for t in done if t is not waiter]
+            died = [t for t in done if t not in waiters]
         finally:
-            waiter.cancel()
+            for waiter in waiters:
+                waiter.cancel()
             await self._halt()
             if died or not until_idle or self._stop_requested.is_set():
                 await self._shutdown()

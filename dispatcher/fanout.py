@@ -197,6 +197,10 @@ class Fanout:
 
         Stops early, without error, when the announcement is cancelled or expires meanwhile.
         """
+        with structlog.contextvars.bound_contextvars(announcement_id=announcement.id):
+            return await self._run(announcement)
+
+    async def _run(self, announcement: Announcement) -> int:
         ann_id = announcement.id
         if announcement.status is AnnouncementStatus.SCHEDULED:
             moved = await self.store.set_announcement_status(

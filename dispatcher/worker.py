@@ -150,6 +150,14 @@ class ChannelWorker:
 
     # -- one batch -------------------------------------------------------------------------
     async def _send(self, claimed: list[ClaimedDelivery]) -> None:
+        announcements = sorted({c.announcement_id for c in claimed})
+        # Every log line of this batch names its channel, lease and announcement(s).
+        with structlog.contextvars.bound_contextvars(
+            channel=self.name, lease=claimed[0].lease_token, announcement_id=",".join(announcements)
+        ):
+            await self._send_batch(claimed)
+
+    async def _send_batch(self, claimed: list[ClaimedDelivery]) -> None:
         token = claimed[0].lease_token
         self.leases.add(token)
         try:

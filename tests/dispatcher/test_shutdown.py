@@ -107,3 +107,15 @@ async def test_dispatcher_stops_and_says_why_when_a_worker_dies(settings_factory
 
 async def _has_batches(channel) -> bool:  # type: ignore[no-untyped-def]
     return bool(channel.batches)
+
+
+async def test_stop_during_drain_is_not_ignored(dispatcher_factory) -> None:
+    d = await dispatcher_factory(worker={"shutdown_timeout": 0.05})
+    await announce(d, audience=ONE)
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()  # the provider hangs: drain alone would never end
+    draining = asyncio.create_task(d.run(until_idle=True))
+    await wait_until(lambda: _has_batches(channel))
+    await asyncio.wait_for(d.stop(), timeout=5)
+    await asyncio.wait_for(draining, timeout=5)
+    assert not await d.ready()
