@@ -121,7 +121,9 @@ def as_result(found: Outcome) -> SendResult:
         return RetryLater(str(found), after=found.retry_after, code=found.code)
     if isinstance(found, PermanentDeliveryError):
         return Failed(str(found), code=found.code, kind=FailureKind.PERMANENT)
-    return RetryLater(str(found), code=found.code)
+    # A request that timed out may have been taken: say so, so that a gateway which cannot
+    # de-duplicate (SpeedSMS) fails the message instead of sending it twice.
+    return RetryLater(str(found), code=found.code, unknown=isinstance(found, TimeoutError))
 
 
 def settle(outcomes: Sequence[Outcome]) -> list[SendResult]:

@@ -464,3 +464,12 @@ async def test_report_matches_the_id_the_send_recorded(
     report = {"type": "report", "tranId": 5001, "phone": "0912345678", "status": 0}
     await client.post(SPEEDSMS_CALLBACK_PATH, json=report)
     assert [accepted.provider_id] == [r.provider_id for r in sink.receipts]
+
+
+def test_a_timed_out_request_among_accepted_ones_is_an_unknown_outcome() -> None:
+    from dispatcher import Accepted, ChannelTimeoutError, RetryLater
+    from plugins.sms.brandname import settle
+
+    accepted = Accepted(provider_id="t1:84912345678")
+    results = settle([accepted, ChannelTimeoutError("no answer in 10 s", channel="sms")])
+    assert [accepted, RetryLater("no answer in 10 s", unknown=True)] == results
