@@ -272,7 +272,10 @@ class Dispatcher:
         await notify(self.pm, "delivery_status_changed", changes=list(changes))
 
     async def _fallback(self, changes: Sequence[StatusChange]) -> None:
-        failed = [c for c in changes if c.status is DeliveryStatus.FAILED and c.contact_id]
+        # A failure, or a sent step past its deadline (the store reports those as 'sent').
+        failed = [
+            c for c in changes if c.contact_id and (c.status is DeliveryStatus.FAILED or c.overdue)
+        ]
         if not failed:
             return
         announcements = await self._announcements.get_many([c.announcement_id for c in failed])

@@ -18,3 +18,4 @@ class StatusChange:
     reason: str | None = None
     contact_id: str | None = None
     step: int = 0
+    overdue: bool = False  # a sent fallback step past its deadline (status stays 'sent')

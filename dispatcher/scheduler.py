@@ -68,6 +68,9 @@ class Scheduler:
         expired = await self.store.expire(now)
         if expired:
             await self.on_changes(expired)
+        overdue = await self.store.overdue_fallbacks(now, limit=1000)
+        if overdue:
+            await self.on_changes(overdue)
         for announcement in await self.store.announcements_to_release(now, limit=100):
             if announcement.id in self.fanouts or self._backing_off(announcement.id):
                 continue

@@ -258,3 +258,9 @@ class Services:
         if key is None or key.revoked:
             return None
         return key
+
+    # -- bounces ---------------------------------------------------------------------------
+    async def count_failed_receipts(self, channel: str, address: str, code_prefix: str) -> int:
+        """How many deliveries to ``address`` on ``channel`` failed by a receipt coded
+        ``code_prefix…`` (the e-mail channel counts hard bounces, ``"5."``, with it)."""
+        return await self.store.count_failed_receipts(channel, address, code_prefix)

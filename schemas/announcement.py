@@ -108,12 +108,12 @@ class ChannelContent(InputModel):
 
     title: str | None = Field(default=None, max_length=500)
     body: str | None = Field(default=None, min_length=1, max_length=20_000)
-    options: dict[
-        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")], bool | int | str
-    ] = Field(
-        default_factory=dict,
-        max_length=20,
-        description="channel options, checked by the channel (sms: strip_diacritics)",
+    options: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")], bool | int | str] = (
+        Field(
+            default_factory=dict,
+            max_length=20,
+            description="channel options, checked by the channel (sms: strip_diacritics)",
+        )
     )
 
 
@@ -152,6 +152,13 @@ class AnnouncementIn(InputModel):
     attachments: list[Attachment] = Field(default_factory=list, max_length=10)
     test: bool = False
     max_attempts: int = Field(default=5, ge=1, le=50)
+    fallback_after: int | None = Field(
+        default=None,
+        ge=60,
+        le=7 * 86400,
+        description="with mode fallback: seconds a step may stay sent but undelivered before "
+        "the next channel goes out (None: only a failure moves on)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AnnouncementIn:
@@ -160,6 +167,8 @@ class AnnouncementIn(InputModel):
         for field, value in (("send_at", self.send_at), ("expires_at", self.expires_at)):
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"{field} has no time zone: write it as 2026-01-31T08:00:00+07:00")
+        if self.fallback_after is not None and self.mode is not ChannelMode.FALLBACK:
+            raise ValueError("fallback_after only applies with mode 'fallback'")
         if self.send_at and self.expires_at and self.expires_at <= self.send_at:
             raise ValueError("expires_at must come after send_at")
         stray = sorted(set(self.content) - set(self.channels))

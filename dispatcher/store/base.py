@@ -311,6 +311,11 @@ class Store(ABC):
         actually made."""
 
     @abstractmethod
+    async def overdue_fallbacks(self, now: datetime, limit: int) -> list[StatusChange]:
+        """Sent steps of fallback announcements whose ``fallback_after`` passed with no
+        receipt; each is returned once, so its next channel goes out once."""
+
+    @abstractmethod
     async def next_due(self, channel: str) -> datetime | None:
         """When the next delivery of ``channel`` falls due (a lease expiry counts)."""
 
@@ -349,3 +354,9 @@ class Store(ABC):
     @abstractmethod
     async def status_totals(self) -> dict[tuple[str, str], int]:
         """Deliveries per (channel, status), over all announcements (for metrics)."""
+
+    # -- bounces ---------------------------------------------------------------------------
+    @abstractmethod
+    async def count_failed_receipts(self, channel: str, address: str, code_prefix: str) -> int:
+        """How many deliveries to ``address`` on ``channel`` got a failed receipt whose
+        provider code starts with ``code_prefix`` (e-mail hard bounces: ``"5."``)."""

@@ -165,7 +165,19 @@ async def m002_replies_and_opt_outs(db: aiosqlite.Connection) -> None:
     await _run(db, _M002)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_replies_and_opt_outs]
+_M003 = """
+ALTER TABLE announcements ADD COLUMN fallback_after REAL;
+ALTER TABLE deliveries ADD COLUMN fallback_at REAL;
+CREATE INDEX deliveries_fallback ON deliveries (fallback_at) WHERE fallback_at IS NOT NULL
+"""
+
+
+async def m003_fallback_deadline(db: aiosqlite.Connection) -> None:
+    """When a sent but undelivered step of a fallback announcement lets the next one go."""
+    await _run(db, _M003)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_replies_and_opt_outs, m003_fallback_deadline]
 
 
 async def migrate(db: aiosqlite.Connection) -> list[str]:

@@ -76,7 +76,8 @@ class SQLiteStore(SQLiteDirectory, Store):
                 )
             await db.execute(
                 "INSERT INTO announcements (id, data, status, priority_rank, send_at, expires_at, "
-                "created_at, created_by) VALUES (?, ?, 'scheduled', ?, ?, ?, ?, ?)",
+                "created_at, created_by, fallback_after) "
+                "VALUES (?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)",
                 (
                     announcement_id,
                     data.model_dump_json(),
@@ -85,6 +86,7 @@ class SQLiteStore(SQLiteDirectory, Store):
                     rows.ts(data.expires_at),
                     rows.ts(now),
                     created_by,
+                    data.fallback_after,
                 ),
             )
         return announcement_id, True
@@ -301,6 +303,17 @@ class SQLiteStore(SQLiteDirectory, Store):
             return []
         async with self._write() as db:
             return await queue.record_outcomes(db, outcomes, now.timestamp())
+
+    async def overdue_fallbacks(self, now: datetime, limit: int) -> list[StatusChange]:
+        """Sent fallback steps past their deadline, each once."""
+        # The scheduler asks every tick: look with the reader before taking the write lock.
+        if not await self._fetchone(
+            "SELECT 1 FROM deliveries WHERE fallback_at IS NOT NULL AND fallback_at <= ? LIMIT 1",
+            (now.timestamp(),),
+        ):
+            return []
+        async with self._write() as db:
+            return await queue.overdue_fallbacks(db, now.timestamp(), limit)
 
     async def next_due(self, channel: str) -> datetime | None:
         """When the next delivery of ``channel`` falls due."""

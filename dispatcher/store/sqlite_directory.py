@@ -202,3 +202,16 @@ class SQLiteDirectory(SQLiteConnections):
             )
             for r in found
         ]
+
+    # -- bounces ---------------------------------------------------------------------------
+    async def count_failed_receipts(self, channel: str, address: str, code_prefix: str) -> int:
+        """Deliveries to ``address`` with a failed receipt coded ``code_prefix…``; the same
+        bounce imported twice counts once."""
+        row = await self._fetchone(
+            "SELECT count(DISTINCT r.delivery_id) AS n FROM receipts r "
+            "JOIN deliveries d ON d.id = r.delivery_id "
+            "WHERE r.channel = ? AND d.channel = ? AND d.address = ? AND r.status = 'failed' "
+            "AND substr(r.provider_code, 1, length(?)) = ?",
+            (channel, channel, address, code_prefix, code_prefix),
+        )
+        return int(row["n"]) if row is not None else 0

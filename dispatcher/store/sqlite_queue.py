@@ -10,6 +10,7 @@ import json
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiosqlite
@@ -25,6 +26,16 @@ _RECEIPT_MOVES = {
     "sent": {"delivered", "failed"},
     "failed": {"delivered"},
 }
+
+
+# A sent step of a fallback announcement with a deadline, when a next step exists: when the
+# next channel goes out unless a receipt settles it first. NULL otherwise.
+_FALLBACK_AT = (
+    "(CASE WHEN ? = 'sent' THEN (SELECT a.fallback_after + ? FROM announcements a "
+    "WHERE a.id = deliveries.announcement_id AND a.fallback_after IS NOT NULL "
+    "AND deliveries.contact_id IS NOT NULL "
+    "AND deliveries.step + 1 < json_array_length(a.data, '$.channels')) END)"
+)
 
 
 def new_delivery_params(d: NewDelivery) -> tuple[Any, ...]:
@@ -150,7 +161,7 @@ async def record_outcomes(
         "UPDATE deliveries SET status = ?, provider_id = coalesce(?, provider_id), "
         "provider_code = ?, reason = ?, failure_kind = ?, due_at = coalesce(?, due_at), "
         "attempt_count = attempt_count - ?, lease_token = NULL, lease_expires = NULL, "
-        "updated_at = ? WHERE id = ?",
+        "updated_at = ?, fallback_at = " + _FALLBACK_AT + " WHERE id = ?",
         [
             (
                 o.status.value,
@@ -160,6 +171,8 @@ async def record_outcomes(
                 o.failure_kind.value if o.failure_kind else None,
                 rows.ts(o.retry_at),
                 0 if o.attempt is not None else 1,
+                now,
+                o.status.value,
                 now,
                 int(o.delivery_id),
             )
@@ -294,7 +307,7 @@ async def _apply(
         failed = receipt["status"] == "failed"
         await db.execute(
             "UPDATE deliveries SET status = ?, provider_code = coalesce(?, provider_code), "
-            "failure_kind = ?, reason = ?, updated_at = ? WHERE id = ?",
+            "failure_kind = ?, reason = ?, updated_at = ?, fallback_at = NULL WHERE id = ?",
             (
                 receipt["status"],
                 receipt["provider_code"],
@@ -337,3 +350,16 @@ async def expire(db: aiosqlite.Connection, now: float) -> list[StatusChange]:
         (now, ids),
     )
     return [_change(r, DeliveryStatus.EXPIRED, "expired before it could be sent") for r in gone]
+
+
+async def overdue_fallbacks(db: aiosqlite.Connection, now: float, limit: int) -> list[StatusChange]:
+    """Sent steps whose fallback deadline passed without a receipt: each is taken once."""
+    due = await _fetchall(
+        db,
+        "UPDATE deliveries SET fallback_at = NULL WHERE id IN (SELECT id FROM deliveries "
+        "WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND status = 'sent' LIMIT ?) "
+        "RETURNING id, announcement_id, channel, contact_id, step",
+        (now, limit),
+    )
+    reason = "not delivered by the fallback deadline"
+    return [replace(_change(r, DeliveryStatus.SENT, reason), overdue=True) for r in due]

@@ -229,3 +229,26 @@ async def test_what_is_not_sent_by_expires_at_expires(dispatcher_factory) -> Non
     await d.run(until_idle=True)
     final = await d.services.get_announcement(ann.id)
     assert (AnnouncementStatus.EXPIRED, {"sms": {"expired": 1}}) == (final.status, final.counts)
+
+
+async def test_fallback_moves_on_when_a_step_is_not_delivered_by_its_deadline(
+    dispatcher_factory,
+) -> None:
+    clock = FakeClock()
+    d = await dispatcher_factory({"zalo": scripted("zalo"), "sms": scripted("sms")}, clock=clock)
+    await directory(d, per_commune=1)  # c00000 and c00010 in province 01
+    ann = await announce(d, channels=["zalo", "sms"], mode="fallback", fallback_after=600)
+    await d.run(until_idle=True)
+    [first, second] = sorted(await deliveries(d, ann.id), key=lambda x: x.address)
+    await d.services.submit(
+        [ReceiptIn(channel="zalo", provider_id=first.provider_id or "", status="delivered")]
+    )
+    clock.advance(599)
+    await d.run(until_idle=True)
+    assert [] == d.channels["sms"].sent
+    clock.advance(1)
+    await d.run(until_idle=True)
+    assert [second.address] == [m.address for m in d.channels["sms"].sent]
+    clock.advance(3600)
+    await d.run(until_idle=True)
+    assert 1 == len(d.channels["sms"].sent), "each overdue step moves on once"
