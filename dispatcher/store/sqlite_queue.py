@@ -244,11 +244,14 @@ async def add_receipts(
     db: aiosqlite.Connection, receipts: Sequence[ReceiptIn], now: float
 ) -> tuple[list[bool], list[StatusChange]]:
     """Insert receipts, then apply them per channel; returns applied flags in input order."""
-    first_id = None
-    for r in receipts:
-        cur = await db.execute(
-            "INSERT INTO receipts (channel, provider_id, status, occurred_at, provider_code, "
-            "detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    # One statement for the whole batch; we hold the write lock, so the new rows are exactly
+    # those above the largest id before it.
+    [top] = await _fetchall(db, "SELECT coalesce(max(id), 0) AS top FROM receipts")
+    first_id = top["top"] + 1
+    await db.executemany(
+        "INSERT INTO receipts (channel, provider_id, status, occurred_at, provider_code, "
+        "detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
             (
                 r.channel,
                 r.provider_id,
@@ -257,10 +260,10 @@ async def add_receipts(
                 r.provider_code,
                 r.detail,
                 now,
-            ),
-        )
-        first_id = cur.lastrowid if first_id is None else first_id
-    assert first_id is not None
+            )
+            for r in receipts
+        ],
+    )
     stored = await _fetchall(db, "SELECT * FROM receipts WHERE id >= ? ORDER BY id", (first_id,))
     by_channel: dict[str, list[Any]] = defaultdict(list)
     for row in stored:
@@ -292,22 +295,18 @@ async def _apply(
         )
     }
     changes: list[StatusChange] = []
+    matched: list[tuple[int, int, int]] = []
+    moved: list[tuple[Any, ...]] = []
     for receipt in receipts:
         target = current.get(receipt["provider_id"])
         if target is None:
             continue  # stays unmatched; applied when the send is recorded
-        moves = _RECEIPT_MOVES.get(target["status"], set())
-        applied = receipt["status"] in moves
-        await db.execute(
-            "UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?",
-            (target["id"], int(applied), receipt["id"]),
-        )
+        applied = receipt["status"] in _RECEIPT_MOVES.get(target["status"], set())
+        matched.append((target["id"], int(applied), receipt["id"]))
         if not applied:
             continue
         failed = receipt["status"] == "failed"
-        await db.execute(
-            "UPDATE deliveries SET status = ?, provider_code = coalesce(?, provider_code), "
-            "failure_kind = ?, reason = ?, updated_at = ?, fallback_at = NULL WHERE id = ?",
+        moved.append(
             (
                 receipt["status"],
                 receipt["provider_code"],
@@ -315,10 +314,17 @@ async def _apply(
                 (receipt["detail"] or "the provider reported it undelivered") if failed else None,
                 now,
                 target["id"],
-            ),
+            )
         )
         target["status"] = receipt["status"]
         changes.append(_change(target, DeliveryStatus(receipt["status"]), receipt["detail"]))
+    await db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
+    # In receipt order, so a delivery moved twice in one batch ends in its last state.
+    await db.executemany(
+        "UPDATE deliveries SET status = ?, provider_code = coalesce(?, provider_code), "
+        "failure_kind = ?, reason = ?, updated_at = ?, fallback_at = NULL WHERE id = ?",
+        moved,
+    )
     return changes
 
 
