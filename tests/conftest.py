@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pluggy
 import pytest
+import structlog
 from scripted import channels_pm, scripted
 
 from dispatcher.channel import Channel
@@ -15,6 +17,18 @@ from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.engine import Dispatcher
 from dispatcher.plugins import make_plugin_manager
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A test that runs the CLI configures logging for the process; put it back after."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
@@ -30,8 +44,11 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         worker = {"poll_interval": 0.02, "retry_initial": 10.0, "lease_seconds": 30.0}
         worker.update(overrides.pop("worker", {}))
-        data = {"db": str(tmp_path / "thongbao.db"), "data_dir": str(tmp_path / "data"),
-                "worker": worker}
+        data = {
+            "db": str(tmp_path / "thongbao.db"),
+            "data_dir": str(tmp_path / "data"),
+            "worker": worker,
+        }
         data.update(overrides)
         return Settings.model_validate(data)
 

@@ -48,9 +48,7 @@ class ScriptedChannel(Channel):
         if self.gate is not None:
             await self.gate.wait()
         script = type(self).script
-        return [
-            script(m) if script else Accepted(provider_id=f"p-{m.delivery_id}") for m in batch
-        ]
+        return [script(m) if script else Accepted(provider_id=f"p-{m.delivery_id}") for m in batch]
 
     @property
     def sent(self) -> list[OutboundMessage]:
@@ -59,7 +57,11 @@ class ScriptedChannel(Channel):
 
 def scripted(name: str, script: Script | None = None, **attrs: Any) -> type[ScriptedChannel]:
     """A ScriptedChannel subclass of its own, so tests never share class state."""
-    return type(f"Scripted_{name}", (ScriptedChannel,), {"script": staticmethod(script) if script else None, **attrs})
+    return type(
+        f"Scripted_{name}",
+        (ScriptedChannel,),
+        {"script": staticmethod(script) if script else None, **attrs},
+    )
 
 
 class _ChannelsPlugin:

@@ -23,9 +23,22 @@ FAKE_PLUGIN = ROOT / "tests" / "data" / "fake-plugin" / "fake_plugin"
 OURS = ("dispatcher", "plugins", "schemas")
 # What ``from dispatcher.testing import X`` gave before the module became a package.
 TESTING_NAMES = (
-    "Answerer", "ChannelContract", "FakeChannel", "FakeProvider", "FakeReceiptSink",
-    "FakeSettings", "HttpChannelContract", "Outcome", "ProviderAnswer", "ProviderRequest",
-    "ResultRule", "is_permanent", "is_transient", "make_context", "make_message", "outcomes",
+    "Answerer",
+    "ChannelContract",
+    "FakeChannel",
+    "FakeProvider",
+    "FakeReceiptSink",
+    "FakeSettings",
+    "HttpChannelContract",
+    "Outcome",
+    "ProviderAnswer",
+    "ProviderRequest",
+    "ResultRule",
+    "is_permanent",
+    "is_transient",
+    "make_context",
+    "make_message",
+    "outcomes",
     "retry_after",
 )
 
@@ -120,7 +133,10 @@ def test_testing_can_be_imported_first() -> None:
     """A plugin's test suite may import ``dispatcher.testing`` before anything else of ours."""
     done = subprocess.run(
         [sys.executable, "-c", "from dispatcher.testing import ChannelContract"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert (0, "") == (done.returncode, done.stderr)
 
@@ -147,8 +163,6 @@ def test_builtin_plugins_never_import_another_plugin(path: Path) -> None:
 @pytest.mark.parametrize("path", file_params(SCHEMAS))
 def test_schemas_import_nothing_of_ours(path: Path) -> None:
     ours = [
-        module
-        for module, _ in imports(path)
-        if top(module) in OURS and top(module) != "schemas"
+        module for module, _ in imports(path) if top(module) in OURS and top(module) != "schemas"
     ]
     assert [] == ours

@@ -146,8 +146,13 @@ class Service:
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
-            [*thongbao_command(), *args], cwd=self.workdir, env=self.env,
-            capture_output=True, text=True, timeout=WAIT, check=False,
+            [*thongbao_command(), *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
         )
         assert 0 == done.returncode, done.stderr
         return done.stdout
@@ -202,8 +207,8 @@ def service(tmp_path: Path, gateway: FakeGateway) -> Iterator[Service]:
     config = tmp_path / "thongbao.toml"
     config.write_text(
         f"""
-db = "{tmp_path / 'demo.db'}"
-data_dir = "{tmp_path / 'data'}"
+db = "{tmp_path / "demo.db"}"
+data_dir = "{tmp_path / "data"}"
 
 [api]
 port = {port}
@@ -231,8 +236,10 @@ receipt_delay = 0.2
     )
     running = Service(f"http://127.0.0.1:{port}", tmp_path, env, process, gateway)
     try:
-        wait_until("the service to answer /healthz", lambda: process.poll() is not None
-                   or healthy(running.url))
+        wait_until(
+            "the service to answer /healthz",
+            lambda: process.poll() is not None or healthy(running.url),
+        )
         assert process.poll() is None, (tmp_path / "serve.err").read_text()
         yield running
     finally:
@@ -281,21 +288,33 @@ def test_first_announcement_then_a_cancelled_one(service: Service) -> None:
     assert (22, 1000) == (areas["accepted"], contacts["accepted"])
 
     # One province, two channels.
-    announcement = service.post_json("/v1/announcements", {
-        "title": "Thông báo tạm ngừng cấp nước",
-        "body": "Kính gửi {{ contact.name }}: khu vực của bạn tạm ngừng cấp nước tối nay.",
-        "channels": ["sms", "zalo"],
-        "audience": {"areas": ["79"]},
-    })
+    announcement = service.post_json(
+        "/v1/announcements",
+        {
+            "title": "Thông báo tạm ngừng cấp nước",
+            "body": "Kính gửi {{ contact.name }}: khu vực của bạn tạm ngừng cấp nước tối nay.",
+            "channels": ["sms", "zalo"],
+            "audience": {"areas": ["79"]},
+        },
+    )
     announcement_id = announcement["id"]
     watcher = subprocess.Popen(
         [*thongbao_command(), "status", announcement_id, "--watch", "--interval", "0.5"],
-        cwd=service.workdir, env=service.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=service.workdir,
+        env=service.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    done = wait_until("every delivery to be delivered", lambda: (
-        a if (a := service.request("GET", f"/v1/announcements/{announcement_id}"))["status"]
-        == "completed" and counts(a, "delivered") == 1000 else None
-    ))
+    done = wait_until(
+        "every delivery to be delivered",
+        lambda: (
+            a
+            if (a := service.request("GET", f"/v1/announcements/{announcement_id}"))["status"]
+            == "completed"
+            and counts(a, "delivered") == 1000
+            else None
+        ),
+    )
     expected = province_contacts("79")
     assert 500 == len(expected)
     assert {"sms": {"delivered": 500}, "zalo": {"delivered": 500}} == done["counts"]
@@ -307,28 +326,40 @@ def test_first_announcement_then_a_cancelled_one(service: Service) -> None:
     assert "status: completed" in watched.decode()
 
     # A bigger, slower one to everybody, cancelled while it sends.
-    big = service.post_json("/v1/announcements", {
-        "title": "Diễn tập phòng cháy",
-        "body": "Thông báo diễn tập phòng cháy chữa cháy toàn thành phố.",
-        "priority": "bulk",
-        "channels": ["sms", "zalo", "email"],
-        "audience": {"areas": ["01", "79"]},
-    })
+    big = service.post_json(
+        "/v1/announcements",
+        {
+            "title": "Diễn tập phòng cháy",
+            "body": "Thông báo diễn tập phòng cháy chữa cháy toàn thành phố.",
+            "priority": "bulk",
+            "channels": ["sms", "zalo", "email"],
+            "audience": {"areas": ["01", "79"]},
+        },
+    )
     big_id = big["id"]
-    wait_until("the first text messages to go out", lambda: counts(
-        service.request("GET", f"/v1/announcements/{big_id}"), "sent", "delivered",
-        channel="sms",
-    ))
+    wait_until(
+        "the first text messages to go out",
+        lambda: counts(
+            service.request("GET", f"/v1/announcements/{big_id}"),
+            "sent",
+            "delivered",
+            channel="sms",
+        ),
+    )
     cancelled_at = time.monotonic()
     cancelled = service.post_json(f"/v1/announcements/{big_id}/cancel", {})
     assert "cancelled" == cancelled["status"]
     at_cancel = {d["id"]: d["status"] for d in service.deliveries(big_id)}
     gone_out = {i for i, s in at_cancel.items() if s not in ("cancelled", "suppressed")}
 
-    settled = wait_until("in-flight sends to settle", lambda: (
-        a if counts(a := service.request("GET", f"/v1/announcements/{big_id}"), *OPEN) == 0
-        else None
-    ))
+    settled = wait_until(
+        "in-flight sends to settle",
+        lambda: (
+            a
+            if counts(a := service.request("GET", f"/v1/announcements/{big_id}"), *OPEN) == 0
+            else None
+        ),
+    )
     assert "cancelled" == settled["status"]
     assert counts(settled, "cancelled") > 0
     final = {d["id"]: d["status"] for d in service.deliveries(big_id)}

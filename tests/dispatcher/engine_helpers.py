@@ -21,8 +21,13 @@ AREAS = [
 def contact(i: int, area: str, **extra: Any) -> dict[str, Any]:
     """A contact with an sms and a zalo address."""
     phone = f"+8491{i:07d}"
-    return {"id": f"c{i:05d}", "name": f"Người {i}", "area_code": area,
-            "addresses": {"sms": phone, "zalo": phone}, **extra}
+    return {
+        "id": f"c{i:05d}",
+        "name": f"Người {i}",
+        "area_code": area,
+        "addresses": {"sms": phone, "zalo": phone},
+        **extra,
+    }
 
 
 async def directory(d: Dispatcher, per_commune: int = 5) -> None:
@@ -40,8 +45,12 @@ async def directory(d: Dispatcher, per_commune: int = 5) -> None:
 
 async def announce(d: Dispatcher, **fields: Any) -> Announcement:
     """Create an announcement (defaults: sms to province 01)."""
-    data = {"title": "Thông báo", "body": "Cắt điện ngày mai", "channels": ["sms"],
-            "audience": {"areas": ["01"]}}
+    data = {
+        "title": "Thông báo",
+        "body": "Cắt điện ngày mai",
+        "channels": ["sms"],
+        "audience": {"areas": ["01"]},
+    }
     data.update(fields)
     announcement, _ = await d.services.create_announcement(AnnouncementIn.model_validate(data))
     return announcement

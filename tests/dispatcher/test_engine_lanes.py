@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-
+from engine_helpers import announce, contact, deliveries, wait_until
 from scripted import channels_pm, scripted
+
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
 from dispatcher.engine import Dispatcher
 from dispatcher.store import NewDelivery, SQLiteStore
-from engine_helpers import announce, contact, deliveries, wait_until
 from schemas import AnnouncementStatus, DeliveryStatus, Priority
 
 
@@ -25,8 +25,12 @@ async def test_emergency_overtakes_a_bulk_send_in_progress(dispatcher_factory) -
     channel.gate = asyncio.Event()
     runner = asyncio.create_task(d.run())
     await wait_until(lambda: _true(len(channel.batches) == 1))
-    sos = await announce(d, priority="emergency", title="Lũ quét",
-                         audience={"addresses": {"sms": ["+84990000001", "+84990000002"]}})
+    sos = await announce(
+        d,
+        priority="emergency",
+        title="Lũ quét",
+        audience={"addresses": {"sms": ["+84990000001", "+84990000002"]}},
+    )
     await wait_until(lambda: _queued(d, sos.id, 2))
     channel.gate.set()
     await wait_until(lambda: _true(len(channel.batches) >= 2))
@@ -70,8 +74,9 @@ class CrashingStore(SQLiteStore):
 async def test_fanout_resumes_after_a_crash_without_duplicates(settings_factory) -> None:
     settings: Settings = settings_factory(worker={"fanout_batch": 10})
     pm = channels_pm({"sms": scripted("sms")})
-    first = Dispatcher(settings, pm=pm, store=CrashingStore(settings.db, batches=3),
-                       clock=FakeClock())
+    first = Dispatcher(
+        settings, pm=pm, store=CrashingStore(settings.db, batches=3), clock=FakeClock()
+    )
     await first.start()
     await first.services.import_contacts([contact(i, "01") for i in range(35)])
     ann = await announce(first)
@@ -79,7 +84,10 @@ async def test_fanout_resumes_after_a_crash_without_duplicates(settings_factory)
         await first._fanout.run(await first.store.get_announcement(ann.id))
     partial = await first.services.get_announcement(ann.id)
     await first.stop()
-    assert (AnnouncementStatus.FANNING_OUT, 20) == (partial.status, sum(partial.counts["sms"].values()))
+    assert (AnnouncementStatus.FANNING_OUT, 20) == (
+        partial.status,
+        sum(partial.counts["sms"].values()),
+    )
 
     second = Dispatcher(settings, pm=channels_pm({"sms": scripted("sms")}), clock=FakeClock())
     await second.start()

@@ -204,18 +204,22 @@ def test_trace_env_var_logs_hook_calls(
 
 def test_get_plugins_gives_an_entry_point_plugin_its_distribution_version() -> None:
     infos = {info.name: info for info in get_plugins(make_plugin_manager())}
-    assert PluginInfo(
-        name="fake-ok", hooks=("dispatcher_started", "register_channels"), version="0.1"
-    ) == infos["fake-ok"]
+    assert (
+        PluginInfo(name="fake-ok", hooks=("dispatcher_started", "register_channels"), version="0.1")
+        == infos["fake-ok"]
+    )
 
 
 def test_get_plugins_gives_a_builtin_thongbao_version() -> None:
     infos = {info.name: info for info in get_plugins(make_plugin_manager(entrypoints=False))}
-    assert PluginInfo(
-        name="sms",
-        hooks=("register_channels", "register_routes"),
-        version=importlib.metadata.version("thongbao"),
-    ) == infos["sms"]
+    assert (
+        PluginInfo(
+            name="sms",
+            hooks=("register_channels", "register_routes"),
+            version=importlib.metadata.version("thongbao"),
+        )
+        == infos["sms"]
+    )
 
 
 class _HandMade:
@@ -228,9 +232,10 @@ def test_get_plugins_gives_a_hand_registered_plugin_no_version() -> None:
     pm = make_plugin_manager(entrypoints=False)
     pm.register(_HandMade(), name="hand-made")
     infos = {info.name: info for info in get_plugins(pm)}
-    assert PluginInfo(name="hand-made", hooks=("dispatcher_stopping",), version=None) == infos[
-        "hand-made"
-    ]
+    assert (
+        PluginInfo(name="hand-made", hooks=("dispatcher_stopping",), version=None)
+        == infos["hand-made"]
+    )
 
 
 def test_get_plugins_is_sorted_by_name() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine_helpers import directory
 from scripted import scripted
+
 from schemas import AnnouncementIn, ChannelPreview, Preview
 
 

@@ -16,9 +16,7 @@ from dispatcher.config import Settings
 from dispatcher.server import serve
 
 
-async def start(
-    settings: Settings, **kwargs: Any
-) -> tuple[asyncio.Task[None], list[str | None]]:
+async def start(settings: Settings, **kwargs: Any) -> tuple[asyncio.Task[None], list[str | None]]:
     """Run serve() as a task until it is ready; returns the task and the URL it reported."""
     ready = asyncio.Event()
     urls: list[str | None] = []

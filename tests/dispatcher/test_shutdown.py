@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
+from engine_helpers import announce, wait_until
 from scripted import channels_pm, scripted
+
 from dispatcher.clock import FakeClock
 from dispatcher.engine import Dispatcher
 from dispatcher.errors import DispatcherError
 from dispatcher.store import SQLiteStore
-from engine_helpers import announce, wait_until
 from schemas import AttemptOutcome, DeliveryStatus
 
 ONE = {"addresses": {"sms": ["+84910000000"]}}
@@ -98,9 +98,13 @@ class BrokenStore(SQLiteStore):
 
 async def test_dispatcher_stops_and_says_why_when_a_worker_dies(settings_factory) -> None:
     settings = settings_factory()
-    d = Dispatcher(settings, pm=channels_pm({"sms": scripted("sms")}),
-                   store=BrokenStore(settings.db), clock=FakeClock())
-    with pytest.raises(DispatcherError, match="worker:sms.*disk I/O error"):
+    d = Dispatcher(
+        settings,
+        pm=channels_pm({"sms": scripted("sms")}),
+        store=BrokenStore(settings.db),
+        clock=FakeClock(),
+    )
+    with pytest.raises(DispatcherError, match=r"worker:sms.*disk I/O error"):
         await asyncio.wait_for(d.run(), timeout=5)
     assert not await d.ready()
 

@@ -25,7 +25,11 @@ def variant(**changes: Any) -> dict[str, Any]:
 def test_defaults() -> None:
     a = AnnouncementIn.model_validate(GOOD)
     assert ("vi", "normal", "all", 5, False) == (
-        a.language, a.priority.value, a.mode.value, a.max_attempts, a.test
+        a.language,
+        a.priority.value,
+        a.mode.value,
+        a.max_attempts,
+        a.test,
     )
 
 
@@ -39,12 +43,19 @@ def test_defaults() -> None:
         pytest.param(variant(send_at="2026-01-01T08:00:00"), "has no time zone", id="naive"),
         pytest.param(
             variant(send_at="2026-01-02T08:00:00+07:00", expires_at="2026-01-01T08:00:00+07:00"),
-            "expires_at must come after send_at", id="expires-before-send",
+            "expires_at must come after send_at",
+            id="expires-before-send",
         ),
-        pytest.param(variant(content={"email": {"body": "x"}}), "channels not in channels",
-                     id="content-for-unlisted-channel"),
-        pytest.param(variant(audience={"addresses": {"email": ["a@b.vn"]}}),
-                     "audience.addresses names channels not in channels", id="address-channel"),
+        pytest.param(
+            variant(content={"email": {"body": "x"}}),
+            "channels not in channels",
+            id="content-for-unlisted-channel",
+        ),
+        pytest.param(
+            variant(audience={"addresses": {"email": ["a@b.vn"]}}),
+            "audience.addresses names channels not in channels",
+            id="address-channel",
+        ),
         pytest.param(variant(priority="urgent"), "Input should be", id="bad-priority"),
     ],
 )

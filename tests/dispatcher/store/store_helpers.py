@@ -12,7 +12,10 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 async def announce(
-    store: SQLiteStore, ann_id: str = "a1", *, status: AnnouncementStatus | None = None,
+    store: SQLiteStore,
+    ann_id: str = "a1",
+    *,
+    status: AnnouncementStatus | None = None,
     **fields: Any,
 ) -> str:
     """Store an announcement over sms (optionally moved to ``status``)."""
@@ -27,15 +30,17 @@ async def announce(
 
 
 async def queue_deliveries(
-    store: SQLiteStore, ann_id: str, n: int, *, priority: Priority = Priority.NORMAL,
-    channel: str = "sms", due: datetime = T0,
+    store: SQLiteStore,
+    ann_id: str,
+    n: int,
+    *,
+    priority: Priority = Priority.NORMAL,
+    channel: str = "sms",
+    due: datetime = T0,
 ) -> None:
     """Fan ``n`` deliveries of ``ann_id`` out (the announcement must be fanning out)."""
     await store.add_deliveries(
-        [
-            NewDelivery(ann_id, channel, f"+8491000{i:04d}", priority, due)
-            for i in range(n)
-        ],
+        [NewDelivery(ann_id, channel, f"+8491000{i:04d}", priority, due) for i in range(n)],
         announcement_id=ann_id,
         cursor="contacts:",
     )

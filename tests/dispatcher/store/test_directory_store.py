@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from store_helpers import T0
 
 from dispatcher.errors import NotFoundError
 from dispatcher.store import IdempotencyConflictError, SQLiteStore
 from schemas import AnnouncementIn, Area, Audience, Contact
-from store_helpers import T0
 
 AREAS = [
     Area(code="01", name="Hà Nội"),
@@ -55,8 +55,9 @@ async def audience_ids(store: SQLiteStore, batch: int = 2, **audience: object) -
         pytest.param({"areas": ["79"], "contact_ids": ["c5"]}, ["c4", "c5"], id="area-or-ids"),
         pytest.param({"areas": ["01"], "exclude": {"areas": ["00004"]}}, ["c3"], id="exclude-area"),
         pytest.param({"tags": ["farmer"], "exclude": {"tags": ["farmer"]}}, [], id="exclude-tag"),
-        pytest.param({"areas": ["01"], "exclude": {"contact_ids": ["c1"]}}, ["c2", "c3"],
-                     id="exclude-id"),
+        pytest.param(
+            {"areas": ["01"], "exclude": {"contact_ids": ["c1"]}}, ["c2", "c3"], id="exclude-id"
+        ),
     ],
 )
 async def test_audience_selection(
@@ -73,23 +74,27 @@ async def test_upsert_replaces_a_contact_and_its_tags(directory: SQLiteStore) ->
 
 async def test_same_idempotency_key_returns_the_first_announcement(store: SQLiteStore) -> None:
     data = AnnouncementIn(title="T", body="B", channels=["sms"], audience={"areas": ["01"]})
-    first = await store.create_announcement("a1", data, created_by=None, now=T0,
-                                            idempotency=("k", "key-1", "h1"))
-    again = await store.create_announcement("a2", data, created_by=None, now=T0,
-                                            idempotency=("k", "key-1", "h1"))
+    first = await store.create_announcement(
+        "a1", data, created_by=None, now=T0, idempotency=("k", "key-1", "h1")
+    )
+    again = await store.create_announcement(
+        "a2", data, created_by=None, now=T0, idempotency=("k", "key-1", "h1")
+    )
     assert ("a1", True) == first
     assert ("a1", False) == again
     with pytest.raises(IdempotencyConflictError):
-        await store.create_announcement("a3", data, created_by=None, now=T0,
-                                        idempotency=("k", "key-1", "other body"))
+        await store.create_announcement(
+            "a3", data, created_by=None, now=T0, idempotency=("k", "key-1", "other body")
+        )
     with pytest.raises(NotFoundError):
         await store.get_announcement("a2")
 
 
 async def test_keys_of_different_owners_do_not_collide(store: SQLiteStore) -> None:
     data = AnnouncementIn(title="T", body="B", channels=["sms"], audience={"areas": ["01"]})
-    await store.create_announcement("a1", data, created_by=None, now=T0,
-                                    idempotency=("alice", "k", "h"))
+    await store.create_announcement(
+        "a1", data, created_by=None, now=T0, idempotency=("alice", "k", "h")
+    )
     assert ("a2", True) == await store.create_announcement(
         "a2", data, created_by=None, now=T0, idempotency=("bob", "k", "h")
     )

@@ -19,8 +19,9 @@ FANNING = AnnouncementStatus.FANNING_OUT
 
 def accepted(claimed, provider_id: str = "p") -> Outcome:  # type: ignore[no-untyped-def]
     attempt = Attempt(number=claimed.attempt, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
-    return Outcome(claimed.id, claimed.lease_token, DeliveryStatus.SENT, attempt,
-                   provider_id=provider_id)
+    return Outcome(
+        claimed.id, claimed.lease_token, DeliveryStatus.SENT, attempt, provider_id=provider_id
+    )
 
 
 async def test_claim_leases_due_rows_once(store: SQLiteStore) -> None:
@@ -35,10 +36,16 @@ async def test_claim_leases_due_rows_once(store: SQLiteStore) -> None:
 
 
 async def test_claim_takes_emergency_before_bulk(store: SQLiteStore) -> None:
-    await queue_deliveries(store, await announce(store, "bulk", status=FANNING), 10,
-                           priority=Priority.BULK)
-    await queue_deliveries(store, await announce(store, "sos", status=FANNING), 2,
-                           priority=Priority.EMERGENCY, due=later(5))
+    await queue_deliveries(
+        store, await announce(store, "bulk", status=FANNING), 10, priority=Priority.BULK
+    )
+    await queue_deliveries(
+        store,
+        await announce(store, "sos", status=FANNING),
+        2,
+        priority=Priority.EMERGENCY,
+        due=later(5),
+    )
     claimed, _ = await store.claim("sms", limit=3, now=later(5), lease_seconds=30)
     assert ["sos", "sos", "bulk"] == [c.announcement_id for c in claimed]
 
@@ -69,7 +76,9 @@ async def test_expired_lease_is_recorded_as_unknown_and_sent_again(store: SQLite
     assert (lost.id, 2, True) == (again.id, again.attempt, again.unknown)
     await store.record_outcomes([accepted(again)], later(12))
     delivery = await store.get_delivery(again.id)
-    assert [AttemptOutcome.UNKNOWN, AttemptOutcome.ACCEPTED] == [a.outcome for a in delivery.attempts]
+    assert [AttemptOutcome.UNKNOWN, AttemptOutcome.ACCEPTED] == [
+        a.outcome for a in delivery.attempts
+    ]
     assert (1, 2) == (delivery.unknown_count, delivery.attempt_count)
 
 
@@ -82,7 +91,8 @@ async def test_expired_lease_fails_when_channel_may_not_repeat(store: SQLiteStor
     assert [] == claimed
     delivery = await store.get_delivery(change.delivery_id)
     assert (DeliveryStatus.FAILED, FailureKind.TECHNICAL) == (
-        delivery.status, delivery.failure_kind
+        delivery.status,
+        delivery.failure_kind,
     )
 
 
@@ -96,11 +106,26 @@ async def test_renewed_lease_is_not_reclaimed(store: SQLiteStore) -> None:
 async def test_retry_keeps_due_time_and_reason(store: SQLiteStore) -> None:
     await queue_deliveries(store, await announce(store, status=FANNING), 1)
     [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
-    attempt = Attempt(number=1, started_at=T0, outcome=AttemptOutcome.RETRY, provider_code="503",
-                      reason="busy", retry_at=later(40))
+    attempt = Attempt(
+        number=1,
+        started_at=T0,
+        outcome=AttemptOutcome.RETRY,
+        provider_code="503",
+        reason="busy",
+        retry_at=later(40),
+    )
     await store.record_outcomes(
-        [Outcome(c.id, c.lease_token, DeliveryStatus.RETRY_WAIT, attempt, provider_code="503",
-                 reason="busy", retry_at=later(40))],
+        [
+            Outcome(
+                c.id,
+                c.lease_token,
+                DeliveryStatus.RETRY_WAIT,
+                attempt,
+                provider_code="503",
+                reason="busy",
+                retry_at=later(40),
+            )
+        ],
         T0,
     )
     assert [] == (await store.claim("sms", limit=1, now=later(39), lease_seconds=10))[0]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from store_helpers import T0, announce, later, queue_deliveries
 
 from dispatcher.store import Outcome, SQLiteStore
 from schemas import AnnouncementStatus, Attempt, AttemptOutcome, DeliveryStatus, ReceiptIn
-from store_helpers import T0, announce, later, queue_deliveries
 
 DELIVERED = DeliveryStatus.DELIVERED
 FAILED = DeliveryStatus.FAILED

@@ -28,8 +28,8 @@ from dispatcher.testing import (
     make_message,
 )
 from plugins.sms.channel import SmsChannel, normalize_phone
-from plugins.sms.wire import UNREADABLE, parse_retry_after
 from plugins.sms.settings import SmsSettings
+from plugins.sms.wire import UNREADABLE, parse_retry_after
 from schemas import FailureKind
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -100,12 +100,12 @@ def test_sandbox_is_the_default() -> None:
 
 
 def test_http_transport_without_gateway_is_refused_clearly() -> None:
-    with pytest.raises(ValidationError, match="set http.url"):
+    with pytest.raises(ValidationError, match=r"set http\.url"):
         SmsSettings.model_validate({"transport": "http"})
 
 
 def test_gateway_without_url_is_refused() -> None:
-    with pytest.raises(ValidationError, match="http.url"):
+    with pytest.raises(ValidationError, match=r"http\.url"):
         SmsSettings.model_validate({"transport": "http", "http": {"batch": True}})
 
 

@@ -1,0 +1,571 @@
+"""The ``sms-fanout`` benchmark: one SMS to each of N contacts, against the machine's ceiling.
+
+Usage::
+
+    .venv/bin/python bench/sms_fanout.py [--n 20000] [--runs 3]
+        [--variants single,batch,latency50,million,emergency] [--bulk-n 1000000]
+
+For every variant and run: the same fake gateway (:mod:`gateway`, its own process) first
+takes the N messages from a plain asyncio+aiohttp loop with no store (the ceiling), then
+from ``thongbao serve`` (a subprocess on a fresh copy of a SQLite database holding N
+imported contacts; SMS over the generic HTTP gateway, sandbox off). The clock runs from the
+POST of the announcement to all deliveries ``sent`` and to all ``delivered`` (the gateway
+posts ``DELIVRD`` reports back in batches). Each figure printed is the median over runs.
+See ``bench/README.md`` for what each column means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway import GatewayProcess
+
+PROVINCE = "79"
+COMMUNES = ("26740", "26743", "26758")
+AREAS = [
+    {"code": PROVINCE, "name": "Thanh pho Ho Chi Minh"},
+    *({"code": c, "name": f"Phuong {c}", "parent_code": PROVINCE} for c in COMMUNES),
+]
+TITLE = "Canh bao trieu cuong"
+BODY = "Trieu cuong dat dinh luc 18:00; nguoi dan vung trung chu dong phong tranh."
+IMPORT_ROWS = 50_000  # contacts per import request (the API takes 5 MB bodies)
+OPEN = ("queued", "sending", "retry_wait")
+SETTLED = ("delivered", "failed", "suppressed", "cancelled", "expired")
+TARGETS = {
+    "single": "ratio >= 0.8",
+    "batch": ">= 50,000 sent/s",
+    "latency50": ">= 3,000 sent/s",
+    "latency50-batch": ">= 3,000 sent/s",
+    "million": "peak RSS <= 300 MB",
+    "emergency": "p99 <= 250 ms",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One workload: gateway shape, latency and size."""
+
+    name: str
+    batch: bool
+    latency_ms: float
+    n: int
+    parallel: int
+    batch_size: int
+
+    @property
+    def inflight(self) -> int:
+        """Requests thongbao may have in flight (4 send slots of the SMS channel, each
+        ``parallel`` requests, or one batch request): the ceiling loop gets as many."""
+        return 4 if self.batch else 4 * self.parallel
+
+
+@dataclass
+class RunResult:
+    """One run of one variant."""
+
+    ceiling_s: float | None = None
+    to_sent_s: float | None = None
+    to_delivered_s: float | None = None
+    peak_rss_mb: float | None = None
+    emergency_ms: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def mobile(n: int) -> str:
+    """The ``n``-th valid Vietnamese mobile number."""
+    return f"091{n:07d}"
+
+
+def contact_csv(start: int, stop: int) -> bytes:
+    """Contacts ``start`` to ``stop`` as CSV, spread over the communes."""
+    lines = ["id,name,area_code,sms"]
+    lines += [f"c{n:07d},Nguoi dan {n},{COMMUNES[n % 3]},{mobile(n)}" for n in range(start, stop)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def thongbao_command() -> list[str]:
+    """The ``thongbao`` script beside this Python."""
+    script = Path(sys.executable).parent / "thongbao"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dispatcher.cli"]
+
+
+# -- the thongbao service ------------------------------------------------------------------
+class Service:
+    """``thongbao serve`` on one directory, its config written for one gateway shape."""
+
+    def __init__(self, workdir: Path, variant: Variant | None, gateway_url: str) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = workdir / "thongbao.toml"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.token = (workdir / "token").read_text().strip() if (workdir / "token").exists() else ""
+        batch = variant is not None and variant.batch
+        lines = [
+            f'db = "{workdir / "thongbao.db"}"',
+            f'data_dir = "{workdir / "data"}"',
+            'enabled_channels = ["sms"]',
+            "[api]",
+            f"port = {self.port}",
+            "[channels.sms]",
+            'transport = "http"',
+            "[channels.sms.http]",
+            f'url = "{gateway_url}/{"batch" if batch else "send"}"',
+            f"parallel = {variant.parallel if variant else 20}",
+            "rate_per_sec = 10000000",
+            "timeout = 30",
+        ]
+        if batch and variant is not None:
+            lines.append(f"batch = {{ max_size = {variant.batch_size} }}")
+        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def env(self) -> dict[str, str]:
+        """The environment of a thongbao command on this directory."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("THONGBAO_")}
+        env["THONGBAO_CONFIG"] = str(self.config)
+        return env
+
+    def create_key(self) -> None:
+        """A staff key, written to ``token``."""
+        out = subprocess.run(
+            [*thongbao_command(), "keys", "create", "--role", "staff", "--name", "bench"],
+            env=self.env(), cwd=self.workdir, capture_output=True, check=True,
+        )
+        self.token = out.stdout.decode().strip().splitlines()[-1]
+        (self.workdir / "token").write_text(self.token)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The staff key's header."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def start(self) -> None:
+        """Start ``thongbao serve``; return once ``/healthz`` answers."""
+        with (self.workdir / "serve.err").open("ab") as err:
+            self.process = subprocess.Popen(
+                [*thongbao_command(), "serve"], env=self.env(), cwd=self.workdir,
+                stdout=subprocess.DEVNULL, stderr=err,
+            )
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"thongbao serve exited: see {self.workdir}/serve.err")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{self.url}/healthz") as answer:
+                        if answer.status == 200:
+                            return
+                if time.monotonic() > deadline:
+                    raise RuntimeError("thongbao serve did not answer /healthz")
+                await asyncio.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        """The service's process id."""
+        assert self.process is not None
+        return self.process.pid
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM of the service: the most resident memory it ever had."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM in /proc/<pid>/status")
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def api(
+    session: aiohttp.ClientSession, service: Service, method: str, path: str, **kw: Any
+) -> Any:
+    """One API call; raises unless 2xx."""
+    headers = {**service.headers, **kw.pop("headers", {})}
+    async with session.request(method, service.url + path, headers=headers, **kw) as answer:
+        if answer.status >= 300:
+            raise RuntimeError(f"{method} {path}: {answer.status} {await answer.text()}")
+        return await answer.json()
+
+
+async def prepare_directory(root: Path, n: int, gateway_url: str) -> Path:
+    """A database with a staff key, the areas and ``n`` contacts (imported over the API as
+    CSV, ``IMPORT_ROWS`` a request); made once per N and copied for every run."""
+    template = root / f"contacts-{n}"
+    if (template / "token").exists():
+        return template
+    template.mkdir(parents=True)
+    service = Service(template, None, gateway_url)
+    service.create_key()
+    await service.start()
+    started = time.perf_counter()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+            await api(session, service, "POST", "/v1/areas/import", json=AREAS)
+            for start in range(0, n, IMPORT_ROWS):
+                body = contact_csv(start, min(n, start + IMPORT_ROWS))
+                await api(
+                    session, service, "POST", "/v1/contacts/import", data=body,
+                    headers={"Content-Type": "text/csv"},
+                )
+    finally:
+        service.stop()
+    print(f"  imported {n:,} contacts in {time.perf_counter() - started:.1f} s", flush=True)
+    return template
+
+
+def copy_directory(template: Path, workdir: Path) -> None:
+    """A fresh copy of the prepared database and key."""
+    workdir.mkdir(parents=True)
+    for item in template.iterdir():
+        if item.name.startswith("thongbao.db") or item.name == "token":
+            shutil.copy2(item, workdir / item.name)
+
+
+def sent_and_settled(counts: dict[str, dict[str, int]]) -> tuple[int, int]:
+    """Deliveries past sending (sent or later), and deliveries settled by a receipt."""
+    sms = counts.get("sms", {})
+    past = sum(v for k, v in sms.items() if k not in OPEN)
+    return past, sum(sms.get(k, 0) for k in SETTLED)
+
+
+# -- the ceiling ---------------------------------------------------------------------------
+async def ceiling(gateway: GatewayProcess, variant: Variant) -> float:
+    """Seconds a plain aiohttp loop (one session, no store) takes to post the N messages."""
+    await gateway.control(reset=True, callback=None)
+    text = f"{TITLE}\n{BODY}"
+    url = f"{gateway.url}/{'batch' if variant.batch else 'send'}"
+    step = variant.batch_size if variant.batch else 1
+    starts = iter(range(0, variant.n, step))
+    connector = aiohttp.TCPConnector(limit=variant.inflight)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for start in starts:
+            messages = [
+                {"to": f"+84{mobile(i)[1:]}", "text": text, "ref": f"r{i}"}
+                for i in range(start, min(variant.n, start + step))
+            ]
+            body = {"messages": messages} if variant.batch else messages[0]
+            while True:
+                async with session.post(url, json=body) as answer:
+                    await answer.read()
+                    if answer.status == 200:
+                        break
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(variant.inflight)))
+        return time.perf_counter() - started
+
+
+# -- one thongbao run ----------------------------------------------------------------------
+class Profiler:
+    """``py-spy record`` attached to the service for the timed part of a run."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.out = out
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "200",
+             "-f", "raw", "-o", str(out), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        """Stop sampling and write the collapsed stacks."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def poll(
+    session: aiohttp.ClientSession, service: Service, announcement_id: str, n: int,
+    started: float, timeout: float,
+) -> tuple[float | None, float | None]:
+    """Seconds from ``started`` to all sent and to all settled (None: not within timeout)."""
+    interval = 0.1 if n <= 100_000 else 0.5
+    to_sent = to_settled = None
+    while to_settled is None:
+        if time.perf_counter() - started > timeout:
+            break
+        await asyncio.sleep(interval)
+        found = await api(session, service, "GET", f"/v1/announcements/{announcement_id}")
+        past, settled = sent_and_settled(found["counts"])
+        now = time.perf_counter() - started
+        if to_sent is None and past >= n:
+            to_sent = now
+        if settled >= n:
+            to_settled = now
+    return to_sent, to_settled
+
+
+async def fanout_run(
+    root: Path, run_dir: Path, gateway: GatewayProcess, variant: Variant, profile: Path | None
+) -> RunResult:
+    """POST one announcement to the N contacts and time it."""
+    template = await prepare_directory(root, variant.n, gateway.url)
+    copy_directory(template, run_dir)
+    service = Service(run_dir, variant, gateway.url)
+    result = RunResult()
+    await service.start()
+    try:
+        await gateway.control(reset=True, callback=f"{service.url}/v1/callbacks/sms/http")
+        profiler = Profiler(service.pid, profile) if profile else None
+        timeout = max(180.0, variant.n / 500)
+        async with aiohttp.ClientSession() as session:
+            started = time.perf_counter()
+            body = {"title": TITLE, "body": BODY, "channels": ["sms"],
+                    "audience": {"areas": [PROVINCE]}}
+            created = await api(session, service, "POST", "/v1/announcements", json=body)
+            result.to_sent_s, result.to_delivered_s = await poll(
+                session, service, created["id"], variant.n, started, timeout
+            )
+        if profiler is not None:
+            profiler.stop()
+        result.peak_rss_mb = service.peak_rss_mb()
+        stats = await gateway.stats()
+        if stats["messages"] != variant.n:
+            result.notes.append(f"gateway took {stats['messages']} messages for {variant.n}")
+    finally:
+        service.stop()
+    return result
+
+
+async def emergency_run(
+    root: Path, run_dir: Path, gateway: GatewayProcess, variant: Variant, tries: int
+) -> RunResult:
+    """While a bulk send of N is in flight, POST ``tries`` emergencies one after another;
+    each is timed from its POST to the gateway's first request carrying its marker."""
+    template = await prepare_directory(root, variant.n, gateway.url)
+    copy_directory(template, run_dir)
+    service = Service(run_dir, variant, gateway.url)
+    result = RunResult()
+    await service.start()
+    try:
+        await gateway.control(reset=True, callback=f"{service.url}/v1/callbacks/sms/http")
+        async with aiohttp.ClientSession() as session:
+            bulk = {"title": TITLE, "body": BODY, "channels": ["sms"],
+                    "audience": {"areas": [PROVINCE]}}
+            await api(session, service, "POST", "/v1/announcements", json=bulk)
+            while (await gateway.stats())["messages"] < min(5_000, variant.n // 20):
+                await asyncio.sleep(0.05)
+            for k in range(tries):
+                mark = f"e{k}"
+                body = {"title": "KHAN CAP", "body": f"So tan ngay [mark:{mark}]",
+                        "channels": ["sms"], "priority": "emergency",
+                        "audience": {"addresses": {"sms": [mobile(9_000_000 + k)]}}}
+                posted = time.time()
+                await api(session, service, "POST", "/v1/announcements", json=body)
+                deadline = time.monotonic() + 60
+                while mark not in (stats := await gateway.stats())["marks"]:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"emergency {mark} never reached the gateway")
+                    await asyncio.sleep(0.005)
+                result.emergency_ms.append((stats["marks"][mark] - posted) * 1000)
+                if stats["messages"] >= variant.n:
+                    result.notes.append(f"bulk finished before try {k + 1}")
+                    break
+                await asyncio.sleep(0.25)
+            stats = await gateway.stats()
+            result.notes.append(f"bulk at {stats['messages']:,}/{variant.n:,} after the tries")
+        result.peak_rss_mb = service.peak_rss_mb()
+    finally:
+        service.stop()
+    return result
+
+
+# -- the table -----------------------------------------------------------------------------
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
+
+
+def median(values: Iterator[float | None] | list[float | None]) -> float | None:
+    """Median of the known values."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def summarise(variant: Variant, runs: list[RunResult]) -> dict[str, Any]:
+    """The medians of one variant's runs."""
+    n = variant.n
+    ceiling_s = median(r.ceiling_s for r in runs)
+    sent_s = median(r.to_sent_s for r in runs)
+    delivered_s = median(r.to_delivered_s for r in runs)
+    row: dict[str, Any] = {
+        "variant": variant.name,
+        "n": n,
+        "shape": f"batch {variant.batch_size}" if variant.batch else "single",
+        "latency_ms": variant.latency_ms,
+        "inflight": variant.inflight,
+        "runs": len(runs),
+        "ceiling_per_s": n / ceiling_s if ceiling_s else None,
+        "to_sent_s": sent_s,
+        "sent_per_s": n / sent_s if sent_s else None,
+        "to_delivered_s": delivered_s,
+        "delivered_per_s": n / delivered_s if delivered_s else None,
+        "peak_rss_mb": median(r.peak_rss_mb for r in runs),
+        "target": TARGETS.get(variant.name, ""),
+        "notes": sorted({note for r in runs for note in r.notes}),
+    }
+    if row["ceiling_per_s"] and row["sent_per_s"]:
+        row["ratio"] = row["sent_per_s"] / row["ceiling_per_s"]
+    if any(r.emergency_ms for r in runs):
+        row["emergency_p50_ms"] = median(statistics.median(r.emergency_ms) for r in runs)
+        row["emergency_p99_ms"] = median(percentile(r.emergency_ms, 0.99) for r in runs)
+        row["emergency_tries"] = [len(r.emergency_ms) for r in runs]
+    return row
+
+
+def fmt(value: Any, spec: str) -> str:
+    """``value`` formatted, or ``-``."""
+    return "-" if value is None else format(value, spec)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table."""
+    head = ("| variant | N | gateway | ceiling msg/s | POST→sent s | sent/s | ratio | "
+            "POST→delivered s | delivered/s | peak RSS MB | emergency p50 / p99 ms | target |")
+    lines = [head, "|" + "---|" * 12]
+    for r in rows:
+        gateway = f"{r['shape']}, {r['latency_ms']:g} ms, {r['inflight']} in flight"
+        emergency = (
+            f"{r['emergency_p50_ms']:.0f} / {r['emergency_p99_ms']:.0f}"
+            if "emergency_p50_ms" in r else "-"
+        )
+        lines.append(
+            f"| {r['variant']} | {r['n']:,} | {gateway} | {fmt(r['ceiling_per_s'], ',.0f')} | "
+            f"{fmt(r['to_sent_s'], '.2f')} | {fmt(r['sent_per_s'], ',.0f')} | "
+            f"{fmt(r.get('ratio'), '.2f')} | {fmt(r['to_delivered_s'], '.2f')} | "
+            f"{fmt(r['delivered_per_s'], ',.0f')} | {fmt(r['peak_rss_mb'], '.0f')} | "
+            f"{emergency} | {r['target']} |"
+        )
+    return "\n".join(lines)
+
+
+# -- driver --------------------------------------------------------------------------------
+def variants(args: argparse.Namespace) -> list[Variant]:
+    """The chosen variants."""
+    known = {
+        "single": Variant("single", False, 0, args.n, args.parallel, args.batch_size),
+        "batch": Variant("batch", True, 0, args.n, args.parallel, args.batch_size),
+        "latency50": Variant("latency50", False, 50, args.n, args.parallel, args.batch_size),
+        "latency50-batch": Variant(
+            "latency50-batch", True, 50, args.n, args.parallel, args.batch_size
+        ),
+        "million": Variant("million", True, 0, args.million_n, args.parallel, args.batch_size),
+        "emergency": Variant("emergency", True, 0, args.bulk_n, args.parallel, args.batch_size),
+    }
+    chosen = [name.strip() for name in args.variants.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; use {', '.join(known)}")
+    return [known[name] for name in chosen]
+
+
+async def run_variant(
+    root: Path, variant: Variant, args: argparse.Namespace, counter: Iterator[int]
+) -> list[RunResult]:
+    """Every run of one variant on one gateway process."""
+    results = []
+    async with GatewayProcess(free_port(), latency_ms=variant.latency_ms) as gateway:
+        for run in range(args.runs):
+            run_dir = root / f"run-{next(counter)}-{variant.name}"
+            if variant.name == "emergency":
+                result = await emergency_run(root, run_dir, gateway, variant, args.tries)
+            else:
+                profile = None
+                if args.profile and variant.name in args.profile.split(",") and run == 0:
+                    profile = Path(args.out) / f"profile-{variant.name}.txt"
+                result = await fanout_run(root, run_dir, gateway, variant, profile)
+                result.ceiling_s = await ceiling(gateway, variant)
+            print(f"  {variant.name} run {run + 1}: {json.dumps(asdict(result))}", flush=True)
+            results.append(result)
+            if not args.keep:
+                shutil.rmtree(run_dir, ignore_errors=True)
+    return results
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    """Run the chosen variants and print the table."""
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    rows = []
+    counter = itertools.count(1)
+    tmp = Path(tempfile.mkdtemp(prefix="thongbao-bench-"))
+    try:
+        for variant in variants(args):
+            print(f"{variant.name}: N={variant.n:,}", flush=True)
+            rows.append(summarise(variant, await run_variant(tmp, variant, args, counter)))
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    cores = os.cpu_count()
+    print(f"\nsms-fanout, {cores} cores (os.cpu_count()), median of {args.runs} run(s)\n")
+    print(table(rows))
+    for r in rows:
+        for note in r["notes"]:
+            print(f"- {r['variant']}: {note}")
+    report = {"cores": cores, "args": vars(args), "rows": rows, "at": time.time()}
+    (Path(args.out) / "latest.json").write_text(json.dumps(report, indent=2))
+
+
+def main() -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=20_000, help="recipients (default 20,000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per variant (median)")
+    parser.add_argument("--variants", default="single,batch,latency50",
+                        help="comma-separated variants (see README)")
+    parser.add_argument("--bulk-n", type=int, default=1_000_000, help="emergency: bulk size")
+    parser.add_argument("--million-n", type=int, default=1_000_000, help="million: recipients")
+    parser.add_argument("--tries", type=int, default=20, help="emergency: tries per run")
+    parser.add_argument("--parallel", type=int, default=100,
+                        help="[channels.sms.http] parallel (requests per batch at once)")
+    parser.add_argument("--batch-size", type=int, default=500, help="batch endpoint max_size")
+    parser.add_argument("--profile", default="",
+                        help="variants to profile with py-spy on their first run")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "out"),
+                        help="where latest.json and profiles go")
+    parser.add_argument("--keep", action="store_true", help="keep each run's directory")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
