@@ -11,6 +11,7 @@ transport's rate and batch size, and the engine's per-process pacer holds it to 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -136,6 +137,7 @@ class SmsChannel(Channel):
         await self.transport.aclose()
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_phone(address: str) -> str:
     """``0912345678``, ``84912345678`` and ``+84 912 345 678`` all become ``+84912345678``.
 

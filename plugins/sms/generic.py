@@ -32,7 +32,6 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import aiohttp
-import phonenumbers
 import structlog
 
 from dispatcher import (
@@ -277,11 +276,11 @@ class GenericHttpTransport(SmsTransport):
 
 def message_variables(out: SmsOut, settings: GenericHttpSettings) -> dict[str, Any]:
     """The template variables of one message."""
-    number = phonenumbers.parse(out.phone, "VN")
-    national = phonenumbers.national_significant_number(number)
+    # The channel already made the number E.164; a Vietnamese one reads 0 + the rest.
+    vietnamese = out.phone.startswith("+84")
     return {
         "to": out.phone,
-        "to_national": f"0{national}" if number.country_code == 84 else out.phone.lstrip("+"),
+        "to_national": "0" + out.phone[3:] if vietnamese else out.phone.lstrip("+"),
         "to_digits": out.phone.lstrip("+"),
         "text": out.text,
         "ref": out.ref,
