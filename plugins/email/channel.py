@@ -131,4 +131,11 @@ def normalize_email(address: str) -> str:
         raise InvalidAddressError(
             f"{address!r} is not an e-mail address ({exc}): write it as ten@example.gov.vn"
         ) from exc
+    if not checked.local_part.isascii():
+        # Sending it needs SMTPUTF8, which we do not speak yet: refuse it here, where it
+        # suppresses one delivery, rather than fail a whole SMTP batch later.
+        raise InvalidAddressError(
+            f"{address!r} has non-ASCII letters before the @, which needs SMTPUTF8: "
+            "use an ASCII address such as hanh@example.vn"
+        )
     return str(checked.normalized)

@@ -81,7 +81,9 @@ class EmailSettings(BaseModel):
     @model_validator(mode="after")
     def _smtp_needs_its_table(self) -> EmailSettings:
         if self.transport == "smtp" and self.smtp is None:
-            raise ValueError('transport = "smtp" needs an [email.smtp] table with at least host')
+            raise ValueError(
+                'transport = "smtp" needs a [channels.email.smtp] table with at least host'
+            )
         return self
 
     @property

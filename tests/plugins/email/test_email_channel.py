@@ -44,10 +44,19 @@ def test_bad_email_addresses_are_refused_with_advice(address: str) -> None:
 
 
 def test_smtp_transport_needs_its_table() -> None:
-    with pytest.raises(ValidationError, match=r"\[email.smtp\]"):
+    with pytest.raises(ValidationError, match=r"\[channels\.email\.smtp\]"):
         EmailSettings.model_validate({"transport": "smtp"})
 
 
 def test_wrong_settings_model_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="EmailSettings"):
         EmailChannel(make_context(tmp_path, FakeSettings(), "email"))
+
+
+def test_a_non_ascii_local_part_is_refused_before_sending() -> None:
+    from dispatcher import InvalidAddressError
+    from plugins.email.channel import normalize_email
+
+    with pytest.raises(InvalidAddressError, match="SMTPUTF8"):
+        normalize_email("hạnh@example.vn")
+    assert "hanh@example.vn" == normalize_email("hanh@Example.VN")
