@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
 
 from dispatcher.channel import Channel, OutboundMessage
 from dispatcher.fanout import Planner, blocked_addresses
-from dispatcher.render import SAMPLE_CONTACT, render
+from dispatcher.render import SAMPLE_CONTACT, outbound_message, person
 from dispatcher.store.base import NewDelivery, Store
 from schemas import (
     Announcement,
@@ -39,24 +38,13 @@ def sample_message(
     data: AnnouncementIn, channel: str, contact: Contact | None = None
 ) -> OutboundMessage:
     """The message ``channel`` would send to ``contact`` (a sample person when None)."""
-    person = (
-        {"id": contact.id, "name": contact.name, "area_code": contact.area_code or ""}
-        if contact is not None
-        else SAMPLE_CONTACT
-    )
-    text = render(data, channel, person)
-    content = data.content.get(channel)
-    return OutboundMessage(
+    return outbound_message(
+        data,
+        channel,
+        person(contact) or SAMPLE_CONTACT,
         delivery_id="0",
         announcement_id=PREVIEW_ID,
-        channel=channel,
         address=contact.addresses.get(channel, "") if contact else "",
-        title=text.title,
-        body=text.body,
-        language=data.language,
-        priority=data.priority,
-        test=data.test,
-        options=MappingProxyType(dict(content.options) if content else {}),
     )
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from schemas import AnnouncementIn
+from dispatcher.channel import OutboundMessage
+from schemas import AnnouncementIn, Contact
 
 _env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 BUILTIN_NAMES = frozenset({"contact"})
@@ -90,3 +92,42 @@ def render(
     context: dict[str, Any] = dict(data.variables)
     context["contact"] = contact or {"name": "", "area_code": "", "id": ""}
     return Rendered(title=_render_one(title, context), body=_render_one(body, context))
+
+
+def person(contact: Contact | None) -> dict[str, Any] | None:
+    """What a template sees of a contact as ``contact`` (None for an explicit address)."""
+    if contact is None:
+        return None
+    return {"id": contact.id, "name": contact.name, "area_code": contact.area_code or ""}
+
+
+def outbound_message(
+    data: AnnouncementIn,
+    channel: str,
+    recipient: Mapping[str, Any] | None,
+    *,
+    delivery_id: str,
+    announcement_id: str,
+    address: str,
+    attempt: int = 1,
+    contact_id: str | None = None,
+) -> OutboundMessage:
+    """The message ``channel`` sends for ``data`` to one recipient: rendered text, the
+    channel's options and the attachments. Sends and previews build it here alike."""
+    text = render(data, channel, recipient)
+    content = data.content.get(channel)
+    return OutboundMessage(
+        delivery_id=delivery_id,
+        announcement_id=announcement_id,
+        channel=channel,
+        address=address,
+        title=text.title,
+        body=text.body,
+        language=data.language,
+        priority=data.priority,
+        test=data.test,
+        attempt=attempt,
+        contact_id=contact_id,
+        options=MappingProxyType(dict(content.options) if content else {}),
+        attachments=tuple(data.attachments),
+    )

@@ -11,7 +11,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import structlog
 
@@ -23,7 +22,7 @@ from dispatcher.events import StatusChange
 from dispatcher.metrics import Metrics
 from dispatcher.outcome import Judge, Unknown
 from dispatcher.pacing import Pacer
-from dispatcher.render import RenderError, render
+from dispatcher.render import RenderError, outbound_message, person
 from dispatcher.retry import RetryPolicy
 from dispatcher.store.base import ClaimedDelivery, Outcome, Store
 from schemas import (
@@ -265,27 +264,15 @@ class ChannelWorker:
     def _message(
         self, c: ClaimedDelivery, ann: Announcement, contact: Contact | None
     ) -> OutboundMessage:
-        context = (
-            {"id": contact.id, "name": contact.name, "area_code": contact.area_code or ""}
-            if contact is not None
-            else None
-        )
-        text = render(ann, self.name, context)
-        content = ann.content.get(self.name)
-        return OutboundMessage(
+        return outbound_message(
+            ann,
+            self.name,
+            person(contact),
             delivery_id=c.id,
             announcement_id=c.announcement_id,
-            channel=self.name,
             address=c.address,
-            title=text.title,
-            body=text.body,
-            language=ann.language,
-            priority=ann.priority,
-            test=ann.test,
             attempt=c.attempt,
             contact_id=c.contact_id,
-            options=MappingProxyType(dict(content.options)) if content else MappingProxyType({}),
-            attachments=tuple(ann.attachments),
         )
 
     async def _call(

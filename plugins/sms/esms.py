@@ -38,6 +38,7 @@ import aiohttp
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from dispatcher import Accepted, ChannelContext, DeliveryError, RetryLater, RouteSpec, SendResult
+from plugins.sms.account import AccountTransport
 from plugins.sms.brandname import (
     Kind,
     Outcome,
@@ -51,7 +52,7 @@ from plugins.sms.brandname import (
 )
 from plugins.sms.esms_codes import ESMS_CODES
 from plugins.sms.esms_report import ESMS_CALLBACK_PATH, handle_esms_report
-from plugins.sms.transport import SmsOut, SmsTransport
+from plugins.sms.transport import SmsOut
 from plugins.sms.wire import UNREADABLE
 
 GATEWAY = "eSMS"
@@ -99,29 +100,18 @@ class EsmsSettings(BaseModel):
         return self
 
 
-class EsmsTransport(SmsTransport):
+class EsmsTransport(AccountTransport):
     """Sends through one eSMS account, one request a message (see the module docstring)."""
 
+    gateway = "esms"
+    send_path = SEND_PATH
+    callback_path = ESMS_CALLBACK_PATH
     max_batch = 100
     repeatable = True  # eSMS de-duplicates on RequestId
 
     def __init__(self, settings: EsmsSettings, ctx: ChannelContext) -> None:
+        super().__init__(settings, ctx)
         self.settings = settings
-        self.ctx = ctx
-        self.account = f"esms:{settings.brandname or f'type{settings.sms_type}'}"
-        self.rate_per_sec = settings.rate_per_sec
-        self.callback_url = str(settings.callback_url or "") or (
-            ctx.public_url.rstrip("/") + ESMS_CALLBACK_PATH
-        )
-        self._url = str(settings.base_url).rstrip("/") + SEND_PATH
-        self._host = settings.base_url.host or ""
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        """Open the one HTTP session of this account."""
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout)
 
     async def send(self, batch: Sequence[SmsOut]) -> list[SendResult]:
         """Send each message in its own request; one result per message, in order."""
@@ -142,12 +132,6 @@ class EsmsTransport(SmsTransport):
             tasks = [group.create_task(one(item), name=f"esms-send-{item.ref}") for item in batch]
         return settle([task.result() for task in tasks])
 
-    async def aclose(self) -> None:
-        """Close the HTTP session; safe to call twice."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
     def payload(self, item: SmsOut) -> dict[str, str]:
         """The request body for ``item`` (it holds the credentials: never log it)."""
         sandbox = self.settings.sandbox or item.message.test
@@ -166,14 +150,6 @@ class EsmsTransport(SmsTransport):
         if self.settings.sms_type == 2:
             body["Brandname"] = self.settings.brandname
         return body
-
-    def __repr__(self) -> str:
-        return f"<EsmsTransport {self.account!r}>"
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError(f"the {self.account} transport is not started: call start() first")
-        return self._session
 
     async def _send_one(self, session: aiohttp.ClientSession, item: SmsOut) -> Outcome:
         try:

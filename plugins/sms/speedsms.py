@@ -56,6 +56,7 @@ from dispatcher import (
     RouteSpec,
     SendResult,
 )
+from plugins.sms.account import AccountTransport
 from plugins.sms.brandname import (
     Kind,
     Outcome,
@@ -70,7 +71,7 @@ from plugins.sms.brandname import (
 )
 from plugins.sms.speedsms_codes import INVALID_PHONE_CODE, MAX_NUMBERS, SPEEDSMS_CODES
 from plugins.sms.speedsms_report import SPEEDSMS_CALLBACK_PATH, handle_speedsms_report
-from plugins.sms.transport import SmsOut, SmsTransport
+from plugins.sms.transport import SmsOut
 from plugins.sms.wire import UNREADABLE
 from schemas import FailureKind
 
@@ -123,31 +124,28 @@ class SpeedSmsSettings(BaseModel):
         return self
 
 
-class SpeedSmsTransport(SmsTransport):
+class SpeedSmsTransport(AccountTransport):
     """Sends through one SpeedSMS account, a chunk of same-text numbers a request."""
 
+    gateway = "speedsms"
+    send_path = SEND_PATH
+    callback_path = SPEEDSMS_CALLBACK_PATH
     max_batch = 500
     repeatable = False  # SpeedSMS documents no request id to de-duplicate on
 
     def __init__(self, settings: SpeedSmsSettings, ctx: ChannelContext) -> None:
+        super().__init__(settings, ctx)
         self.settings = settings
-        self.ctx = ctx
-        self.account = f"speedsms:{settings.brandname or f'type{settings.sms_type}'}"
-        self.rate_per_sec = settings.rate_per_sec
-        self.callback_url = str(settings.callback_url or "") or (
-            ctx.public_url.rstrip("/") + SPEEDSMS_CALLBACK_PATH
-        )
-        self._url = str(settings.base_url).rstrip("/") + SEND_PATH
-        self._host = settings.base_url.host or ""
-        self._session: aiohttp.ClientSession | None = None
+
+    def session_headers(self) -> dict[str, str]:
+        """SpeedSMS takes its access token as Basic auth on every request."""
+        return {"Authorization": basic_auth(self.settings.access_token)}
 
     async def start(self) -> None:
-        """Open the one HTTP session of this account."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"Authorization": basic_auth(self.settings.access_token)},
-                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
-            )
+        """Open the session and log the webhook URL to enter in the SpeedSMS account."""
+        started = self._session is None
+        await super().start()
+        if started:
             log.info("speedsms_webhook_url", account=self.account, url=self.callback_url)
 
     async def send(self, batch: Sequence[SmsOut]) -> list[SendResult]:
@@ -170,12 +168,6 @@ class SpeedSmsTransport(SmsTransport):
                 found[index] = answer
         return settle(found)
 
-    async def aclose(self) -> None:
-        """Close the HTTP session; safe to call twice."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
     def payload(self, items: Sequence[SmsOut]) -> dict[str, Any]:
         """The request body for a chunk of messages that share one text."""
         return {
@@ -184,14 +176,6 @@ class SpeedSmsTransport(SmsTransport):
             "sms_type": self.settings.sms_type,
             "sender": self.settings.brandname,
         }
-
-    def __repr__(self) -> str:
-        return f"<SpeedSmsTransport {self.account!r}>"
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError(f"the {self.account} transport is not started: call start() first")
-        return self._session
 
     async def _send_chunk(
         self, session: aiohttp.ClientSession, items: Sequence[SmsOut]
