@@ -6,12 +6,13 @@ to, and the one HTTP session it sends through.
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import aiohttp
 from pydantic import AnyHttpUrl
 
 from dispatcher import ChannelContext
+from plugins.sms.brandname import http_errors, read_json, status_error
 from plugins.sms.transport import SmsTransport
 
 
@@ -35,14 +36,18 @@ class AccountSettings(Protocol):
 class AccountTransport(SmsTransport):
     """A transport bound to one gateway account.
 
-    Subclasses name the gateway (``gateway``: ``"esms"``), the path requests go to
+    Subclasses name the gateway (``gateway``: ``"esms"``, ``label``: ``"eSMS"``), the path
+    requests go to
     (``send_path``) and the route reports come back on (``callback_path``), and may add
     headers to every request with :meth:`session_headers`.
     """
 
     gateway: ClassVar[str]
+    label: ClassVar[str]
     send_path: ClassVar[str]
     callback_path: ClassVar[str]
+    # HTTP statuses that mean the account itself is refused (the whole batch stops).
+    account_statuses: ClassVar[tuple[int, ...]] = (401, 403)
 
     def __init__(self, settings: AccountSettings, ctx: ChannelContext) -> None:
         self.ctx = ctx
@@ -81,3 +86,24 @@ class AccountTransport(SmsTransport):
         if self._session is None:
             raise RuntimeError(f"the {self.account} transport is not started: call start() first")
         return self._session
+
+    async def _post(self, session: aiohttp.ClientSession, payload: dict[str, Any]) -> Any:
+        """POST ``payload`` as JSON; the answer's JSON, or the error its status means."""
+        async with (
+            http_errors(self.ctx.name, self.label, self._host, self._timeout),
+            session.post(self._url, json=payload) as response,
+        ):
+            body = await response.read()
+            status, headers = response.status, response.headers
+        error = status_error(
+            status,
+            headers,
+            body,
+            gateway=self.label,
+            channel=self.ctx.name,
+            now=self.ctx.clock.now(),
+            account_statuses=self.account_statuses,
+        )
+        if error is not None:
+            raise error
+        return read_json(body)

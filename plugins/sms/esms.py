@@ -42,12 +42,9 @@ from plugins.sms.account import AccountTransport
 from plugins.sms.brandname import (
     Kind,
     Outcome,
-    http_errors,
     lookup,
     outcome,
-    read_json,
     settle,
-    status_error,
     stops_batch,
 )
 from plugins.sms.esms_codes import ESMS_CODES
@@ -104,6 +101,7 @@ class EsmsTransport(AccountTransport):
     """Sends through one eSMS account, one request a message (see the module docstring)."""
 
     gateway = "esms"
+    label = GATEWAY
     send_path = SEND_PATH
     callback_path = ESMS_CALLBACK_PATH
     max_batch = 100
@@ -157,20 +155,6 @@ class EsmsTransport(AccountTransport):
         except DeliveryError as exc:
             return exc
         return self._read(answer)
-
-    async def _post(self, session: aiohttp.ClientSession, payload: dict[str, str]) -> Any:
-        async with (
-            http_errors(self.ctx.name, GATEWAY, self._host, self.settings.timeout),
-            session.post(self._url, json=payload) as response,
-        ):
-            body = await response.read()
-            status, headers = response.status, response.headers
-        error = status_error(
-            status, headers, body, gateway=GATEWAY, channel=self.ctx.name, now=self.ctx.clock.now()
-        )
-        if error is not None:
-            raise error
-        return read_json(body)
 
     def _read(self, answer: Any) -> Outcome:
         if not isinstance(answer, dict):

@@ -60,13 +60,10 @@ from plugins.sms.account import AccountTransport
 from plugins.sms.brandname import (
     Kind,
     Outcome,
-    http_errors,
     lookup,
     outcome,
-    read_json,
     reported_digits,
     settle,
-    status_error,
     stops_batch,
 )
 from plugins.sms.speedsms_codes import INVALID_PHONE_CODE, MAX_NUMBERS, SPEEDSMS_CODES
@@ -128,7 +125,9 @@ class SpeedSmsTransport(AccountTransport):
     """Sends through one SpeedSMS account, a chunk of same-text numbers a request."""
 
     gateway = "speedsms"
+    label = GATEWAY
     send_path = SEND_PATH
+    account_statuses = (401, 403, 404)
     callback_path = SPEEDSMS_CALLBACK_PATH
     max_batch = 500
     repeatable = False  # SpeedSMS documents no request id to de-duplicate on
@@ -185,26 +184,6 @@ class SpeedSmsTransport(AccountTransport):
         except DeliveryError as exc:
             return [exc] * len(items)
         return self._read(items, answer)
-
-    async def _post(self, session: aiohttp.ClientSession, payload: dict[str, Any]) -> Any:
-        async with (
-            http_errors(self.ctx.name, GATEWAY, self._host, self.settings.timeout),
-            session.post(self._url, json=payload) as response,
-        ):
-            body = await response.read()
-            status, headers = response.status, response.headers
-        error = status_error(
-            status,
-            headers,
-            body,
-            gateway=GATEWAY,
-            channel=self.ctx.name,
-            now=self.ctx.clock.now(),
-            account_statuses=(401, 403, 404),
-        )
-        if error is not None:
-            raise error
-        return read_json(body)
 
     def _read(self, items: Sequence[SmsOut], answer: Any) -> list[Outcome]:
         if not isinstance(answer, dict) or answer.get("status") not in ("success", "error"):
