@@ -189,13 +189,22 @@ async def serve(port: int, latency_ms: float, fail_share: float, max_pending: in
 class GatewayProcess:
     """The gateway as a subprocess, with a client for its control routes."""
 
-    def __init__(self, port: int, *, latency_ms: float = 0, fail_share: float = 0,
-                 max_pending: int = 100_000) -> None:
+    def __init__(
+        self, port: int, *, latency_ms: float = 0, fail_share: float = 0, max_pending: int = 100_000
+    ) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.args = [
-            sys.executable, __file__, "--port", str(port), "--latency-ms", str(latency_ms),
-            "--fail-share", str(fail_share), "--max-pending", str(max_pending),
+            sys.executable,
+            __file__,
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            "--fail-share",
+            str(fail_share),
+            "--max-pending",
+            str(max_pending),
         ]
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -157,7 +157,10 @@ class Service:
         """A staff key, written to ``token``."""
         out = subprocess.run(
             [*thongbao_command(), "keys", "create", "--role", "staff", "--name", "bench"],
-            env=self.env(), cwd=self.workdir, capture_output=True, check=True,
+            env=self.env(),
+            cwd=self.workdir,
+            capture_output=True,
+            check=True,
         )
         self.token = out.stdout.decode().strip().splitlines()[-1]
         (self.workdir / "token").write_text(self.token)
@@ -171,8 +174,11 @@ class Service:
         """Start ``thongbao serve``; return once ``/healthz`` answers."""
         with (self.workdir / "serve.err").open("ab") as err:
             self.process = subprocess.Popen(
-                [*thongbao_command(), "serve"], env=self.env(), cwd=self.workdir,
-                stdout=subprocess.DEVNULL, stderr=err,
+                [*thongbao_command(), "serve"],
+                env=self.env(),
+                cwd=self.workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
             )
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as session:
@@ -240,7 +246,11 @@ async def prepare_directory(root: Path, n: int, gateway_url: str) -> Path:
             for start in range(0, n, IMPORT_ROWS):
                 body = contact_csv(start, min(n, start + IMPORT_ROWS))
                 await api(
-                    session, service, "POST", "/v1/contacts/import", data=body,
+                    session,
+                    service,
+                    "POST",
+                    "/v1/contacts/import",
+                    data=body,
                     headers={"Content-Type": "text/csv"},
                 )
     finally:
@@ -300,9 +310,21 @@ class Profiler:
     def __init__(self, pid: int, out: Path) -> None:
         self.out = out
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "200",
-             "-f", "raw", "-o", str(out), "--nonblocking"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-p",
+                str(pid),
+                "-r",
+                "200",
+                "-f",
+                "raw",
+                "-o",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
     def stop(self) -> None:
@@ -315,8 +337,12 @@ class Profiler:
 
 
 async def poll(
-    session: aiohttp.ClientSession, service: Service, announcement_id: str, n: int,
-    started: float, timeout: float,
+    session: aiohttp.ClientSession,
+    service: Service,
+    announcement_id: str,
+    n: int,
+    started: float,
+    timeout: float,
 ) -> tuple[float | None, float | None]:
     """Seconds from ``started`` to all sent and to all settled (None: not within timeout)."""
     interval = 0.1 if n <= 100_000 else 0.5
@@ -350,8 +376,12 @@ async def fanout_run(
         timeout = max(180.0, variant.n / 500)
         async with aiohttp.ClientSession() as session:
             started = time.perf_counter()
-            body = {"title": TITLE, "body": BODY, "channels": ["sms"],
-                    "audience": {"areas": [PROVINCE]}}
+            body = {
+                "title": TITLE,
+                "body": BODY,
+                "channels": ["sms"],
+                "audience": {"areas": [PROVINCE]},
+            }
             created = await api(session, service, "POST", "/v1/announcements", json=body)
             result.to_sent_s, result.to_delivered_s = await poll(
                 session, service, created["id"], variant.n, started, timeout
@@ -380,16 +410,24 @@ async def emergency_run(
     try:
         await gateway.control(reset=True, callback=f"{service.url}/v1/callbacks/sms/http")
         async with aiohttp.ClientSession() as session:
-            bulk = {"title": TITLE, "body": BODY, "channels": ["sms"],
-                    "audience": {"areas": [PROVINCE]}}
+            bulk = {
+                "title": TITLE,
+                "body": BODY,
+                "channels": ["sms"],
+                "audience": {"areas": [PROVINCE]},
+            }
             await api(session, service, "POST", "/v1/announcements", json=bulk)
             while (await gateway.stats())["messages"] < min(5_000, variant.n // 20):
                 await asyncio.sleep(0.05)
             for k in range(tries):
                 mark = f"e{k}"
-                body = {"title": "KHAN CAP", "body": f"So tan ngay [mark:{mark}]",
-                        "channels": ["sms"], "priority": "emergency",
-                        "audience": {"addresses": {"sms": [mobile(9_000_000 + k)]}}}
+                body = {
+                    "title": "KHAN CAP",
+                    "body": f"So tan ngay [mark:{mark}]",
+                    "channels": ["sms"],
+                    "priority": "emergency",
+                    "audience": {"addresses": {"sms": [mobile(9_000_000 + k)]}},
+                }
                 posted = time.time()
                 await api(session, service, "POST", "/v1/announcements", json=body)
                 deadline = time.monotonic() + 60
@@ -461,14 +499,17 @@ def fmt(value: Any, spec: str) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
-    head = ("| variant | N | gateway | ceiling msg/s | POST→sent s | sent/s | ratio | "
-            "POST→delivered s | delivered/s | peak RSS MB | emergency p50 / p99 ms | target |")
+    head = (
+        "| variant | N | gateway | ceiling msg/s | POST→sent s | sent/s | ratio | "
+        "POST→delivered s | delivered/s | peak RSS MB | emergency p50 / p99 ms | target |"
+    )
     lines = [head, "|" + "---|" * 12]
     for r in rows:
         gateway = f"{r['shape']}, {r['latency_ms']:g} ms, {r['inflight']} in flight"
         emergency = (
             f"{r['emergency_p50_ms']:.0f} / {r['emergency_p99_ms']:.0f}"
-            if "emergency_p50_ms" in r else "-"
+            if "emergency_p50_ms" in r
+            else "-"
         )
         lines.append(
             f"| {r['variant']} | {r['n']:,} | {gateway} | {fmt(r['ceiling_per_s'], ',.0f')} | "
@@ -551,18 +592,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20_000, help="recipients (default 20,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per variant (median)")
-    parser.add_argument("--variants", default="single,batch,latency50",
-                        help="comma-separated variants (see README)")
+    parser.add_argument(
+        "--variants", default="single,batch,latency50", help="comma-separated variants (see README)"
+    )
     parser.add_argument("--bulk-n", type=int, default=1_000_000, help="emergency: bulk size")
     parser.add_argument("--million-n", type=int, default=1_000_000, help="million: recipients")
     parser.add_argument("--tries", type=int, default=20, help="emergency: tries per run")
-    parser.add_argument("--parallel", type=int, default=100,
-                        help="[channels.sms.http] parallel (requests per batch at once)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=100,
+        help="[channels.sms.http] parallel (requests per batch at once)",
+    )
     parser.add_argument("--batch-size", type=int, default=500, help="batch endpoint max_size")
-    parser.add_argument("--profile", default="",
-                        help="variants to profile with py-spy on their first run")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "out"),
-                        help="where latest.json and profiles go")
+    parser.add_argument(
+        "--profile", default="", help="variants to profile with py-spy on their first run"
+    )
+    parser.add_argument(
+        "--out",
+        default=str(Path(__file__).parent / "out"),
+        help="where latest.json and profiles go",
+    )
     parser.add_argument("--keep", action="store_true", help="keep each run's directory")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -38,6 +38,7 @@ from dispatcher.plugins import get_plugins, make_plugin_manager
 from dispatcher.sandbox import SandboxSettings, SandboxTransport
 from dispatcher.sandbox_channel import SandboxChannel
 from dispatcher.service import Services
+from dispatcher.state import LeaseTimeoutError, PluginState
 from dispatcher.webkeys import services
 from schemas import DeliveryStatus, FailureKind, Priority, ReceiptIn
 
@@ -60,10 +61,12 @@ __all__ = [
     "Inspection",
     "InvalidAddressError",
     "InvalidRequestError",
+    "LeaseTimeoutError",
     "NotFoundError",
     "OutboundMessage",
     "PermanentDeliveryError",
     "PluginError",
+    "PluginState",
     "Priority",
     "RateLimitedError",
     "ReceiptIn",

@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel
 
 from dispatcher.clock import Clock
-from schemas import Attachment, FailureKind, Priority, ReceiptIn
+from schemas import Announcement, Attachment, FailureKind, Priority, ReceiptIn
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+    from dispatcher.state import PluginState
+    from dispatcher.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,9 @@ class ChannelContext:
         receipts: where to hand receipts.
         clock: the dispatcher's clock.
         public_url: the base URL providers reach thongbao at (for callback URLs).
+        store: the open store while the dispatcher runs (None when channels are built only
+            to inspect text, as the CLI's preview does).
+        state: the channel's own documents and leases in the store (None with no store).
     """
 
     name: str
@@ -119,6 +125,8 @@ class ChannelContext:
     receipts: ReceiptSink
     clock: Clock = field(default_factory=Clock)
     public_url: str = "http://127.0.0.1:8080"
+    store: Store | None = None
+    state: PluginState | None = None
 
 
 class Channel(ABC):
@@ -133,6 +141,9 @@ class Channel(ABC):
         repeatable: whether a message whose outcome was lost in a crash may be sent again
             (True when the provider de-duplicates, or a duplicate is harmless).
         concurrency: how many ``send`` calls may run at once.
+        reaches_contacts: False for a channel whose recipients are only its own (webhook
+            subscriptions, loudspeaker clusters, see :meth:`recipients`): fan-out then
+            writes no delivery, not even a suppressed one, for contacts on it.
     """
 
     max_batch: int = 100
@@ -140,6 +151,7 @@ class Channel(ABC):
     max_length: int | None = None
     repeatable: bool = True
     concurrency: int = 4
+    reaches_contacts: bool = True
 
     def __init__(self, ctx: ChannelContext) -> None:
         self.ctx = ctx
@@ -170,6 +182,20 @@ class Channel(ABC):
         return Inspection(
             text=message.body, details={"characters": len(message.body)}, problems=problems
         )
+
+    async def recipients(self, announcement: Announcement, areas: frozenset[str]) -> list[str]:
+        """Addresses the channel itself knows for ``announcement``, beyond contacts.
+
+        Webhook subscriptions and loudspeaker clusters are recipients the channel keeps,
+        not contacts. Fan-out calls this once per announcement that lists the channel and
+        writes a delivery for each address (normalised, de-duplicated, exclusions applied).
+
+        Args:
+            announcement: the announcement being fanned out.
+            areas: the audience's area codes with every area under them, excluded areas
+                (and theirs) taken out.
+        """
+        return []
 
     @abstractmethod
     async def send(self, batch: Sequence[OutboundMessage]) -> list[SendResult]:

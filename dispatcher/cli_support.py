@@ -161,7 +161,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         services = Services(store, registry)
         # Built, not started: their checks and previews are pure, and nothing is sent here.
-        services.channels = build_channels(settings, registry, services, services.clock)
+        services.channels = build_channels(settings, registry, services, services.clock, store)
         yield services
     finally:
         await store.close()

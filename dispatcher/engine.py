@@ -30,6 +30,7 @@ from dispatcher.registry import ChannelRegistry, collect_routes
 from dispatcher.retry import RetryPolicy
 from dispatcher.scheduler import Scheduler
 from dispatcher.service import Services
+from dispatcher.state import PluginState
 from dispatcher.store.base import Store
 from dispatcher.store.sqlite import SQLiteStore
 from dispatcher.worker import AnnouncementCache, ChannelWorker, WorkerDeps
@@ -135,7 +136,7 @@ class Dispatcher:
 
     async def _open_channels(self) -> None:
         for name, channel in build_channels(
-            self.settings, self.registry, self.services, self.clock
+            self.settings, self.registry, self.services, self.clock, self.store
         ).items():
             self.channels[name] = channel
             await channel.start()
@@ -383,7 +384,11 @@ def _channel_settings(settings: Settings, registry: ChannelRegistry, name: str) 
 
 
 def build_channels(
-    settings: Settings, registry: ChannelRegistry, receipts: ReceiptSink, clock: Clock
+    settings: Settings,
+    registry: ChannelRegistry,
+    receipts: ReceiptSink,
+    clock: Clock,
+    store: Store | None = None,
 ) -> dict[str, Channel]:
     """The configured channels, built from their validated settings but not started.
 
@@ -409,6 +414,8 @@ def build_channels(
             receipts=receipts,
             clock=clock,
             public_url=settings.public_url,
+            store=store,
+            state=None if store is None else PluginState(store, name, clock),
         )
         ctx.data_dir.mkdir(parents=True, exist_ok=True)
         channels[name] = registry.get(name).factory(ctx)

@@ -23,6 +23,7 @@ log = structlog.get_logger(__name__)
 CONTACTS_CURSOR = "contacts:"
 
 Blocked = Mapping[str, set[str]]  # channel → addresses that opted out
+Owned = Mapping[str, Sequence[str]]  # channel → addresses the channel itself keeps
 
 
 def _normalize(channel: Channel, address: str) -> tuple[str, str | None]:
@@ -38,6 +39,10 @@ class Planner:
 
     def __init__(self, channels: Mapping[str, Channel]) -> None:
         self.channels = channels
+
+    def _reaches_contacts(self, name: str) -> bool:
+        channel = self.channels.get(name)
+        return channel is None or channel.reaches_contacts
 
     def _excluded(self, announcement: Announcement) -> dict[str, set[str]]:
         excluded: dict[str, set[str]] = {}
@@ -95,7 +100,7 @@ class Planner:
         excluded = self._excluded(announcement)
         first: NewDelivery | None = None
         for step, name in enumerate(announcement.channels):
-            if step < from_step:
+            if step < from_step or not self._reaches_contacts(name):
                 continue
             candidate = self._candidate(announcement, contact, name, step, now, blocked or {})
             if candidate.address in excluded.get(name, ()):
@@ -111,25 +116,32 @@ class Planner:
             yield first
 
     def addresses_of(
-        self, announcement: Announcement, contacts: Sequence[Contact]
+        self, announcement: Announcement, contacts: Sequence[Contact], owned: Owned | None = None
     ) -> dict[str, list[str]]:
-        """Per channel, the normalised addresses ``contacts`` (and the explicit list) have."""
+        """Per channel, the normalised addresses ``contacts`` have or, when no contacts are
+        given, the explicit list and the channels' own recipients (``owned``)."""
         found: dict[str, list[str]] = {}
+        explicit = _explicit(announcement, owned) if not contacts else {}
         for name in announcement.channels:
             channel = self.channels.get(name)
             if channel is None:
                 continue
             raws = [c.addresses[name] for c in contacts if name in c.addresses]
-            raws += announcement.audience.addresses.get(name, []) if not contacts else []
+            raws += explicit.get(name, [])
             found[name] = [_normalize(channel, raw)[0] for raw in raws]
         return found
 
     def for_addresses(
-        self, announcement: Announcement, now: datetime, blocked: Blocked | None = None
+        self,
+        announcement: Announcement,
+        now: datetime,
+        blocked: Blocked | None = None,
+        owned: Owned | None = None,
     ) -> Iterator[NewDelivery]:
-        """Deliveries for the explicit ``audience.addresses``."""
+        """Deliveries for the explicit ``audience.addresses`` and the channels' own
+        recipients (``owned``: webhook subscriptions, loudspeaker clusters)."""
         excluded = self._excluded(announcement)
-        for name, addresses in announcement.audience.addresses.items():
+        for name, addresses in _explicit(announcement, owned).items():
             channel = self.channels.get(name)
             for raw in addresses:
                 reason: str | None
@@ -153,12 +165,41 @@ class Planner:
                 )
 
 
+def _explicit(announcement: Announcement, owned: Owned | None) -> dict[str, list[str]]:
+    merged = {name: list(found) for name, found in announcement.audience.addresses.items()}
+    for name, found in (owned or {}).items():
+        merged.setdefault(name, []).extend(found)
+    return merged
+
+
+async def owned_recipients(
+    store: Store, channels: Mapping[str, Channel], announcement: Announcement
+) -> dict[str, list[str]]:
+    """Per channel of ``announcement``, the recipients the channel itself keeps."""
+    audience = announcement.audience
+    areas = frozenset(
+        await store.area_subtree(audience.areas) - await store.area_subtree(audience.exclude.areas)
+    )
+    owned: dict[str, list[str]] = {}
+    for name in announcement.channels:
+        channel = channels.get(name)
+        if channel is not None:
+            found = await channel.recipients(announcement, areas)
+            if found:
+                owned[name] = list(found)
+    return owned
+
+
 async def blocked_addresses(
-    store: Store, planner: Planner, announcement: Announcement, contacts: Sequence[Contact]
+    store: Store,
+    planner: Planner,
+    announcement: Announcement,
+    contacts: Sequence[Contact],
+    owned: Owned | None = None,
 ) -> Blocked:
-    """Per channel, the addresses of ``contacts`` (or of the explicit list, when no contacts
-    are given) that opted out: one query per channel."""
-    wanted = planner.addresses_of(announcement, contacts)
+    """Per channel, the addresses of ``contacts`` (or of the explicit list and ``owned``,
+    when no contacts are given) that opted out: one query per channel."""
+    wanted = planner.addresses_of(announcement, contacts, owned)
     return {
         name: await store.opted_out(name, addresses)
         for name, addresses in wanted.items()
@@ -214,8 +255,9 @@ class Fanout:
         created = 0
         cursor = await self.store.fanout_cursor(ann_id)
         if cursor is None:
-            blocked = await self.blocked(announcement, [])
-            batch = list(self.planner.for_addresses(announcement, self.clock.now(), blocked))
+            owned = await owned_recipients(self.store, self.planner.channels, announcement)
+            blocked = await blocked_addresses(self.store, self.planner, announcement, [], owned)
+            batch = list(self.planner.for_addresses(announcement, self.clock.now(), blocked, owned))
             created += await self._write(ann_id, batch, CONTACTS_CURSOR)
             cursor = CONTACTS_CURSOR
         after = cursor.removeprefix(CONTACTS_CURSOR) or None

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from dispatcher.channel import Channel, OutboundMessage
-from dispatcher.fanout import Planner, blocked_addresses
+from dispatcher.fanout import Planner, blocked_addresses, owned_recipients
 from dispatcher.render import SAMPLE_CONTACT, outbound_message, person
 from dispatcher.store.base import NewDelivery, Store
 from schemas import (
@@ -86,8 +86,9 @@ async def preview(
     announcement = draft(data, now)
     planner = Planner(channels)
     tally = _Tally()
-    blocked = await blocked_addresses(store, planner, announcement, [])
-    for delivery in planner.for_addresses(announcement, now, blocked):
+    owned = await owned_recipients(store, channels, announcement)
+    blocked = await blocked_addresses(store, planner, announcement, [], owned)
+    for delivery in planner.for_addresses(announcement, now, blocked, owned):
         tally.add(delivery)
     first: Contact | None = None
     after: str | None = None

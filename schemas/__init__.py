@@ -12,6 +12,7 @@ from schemas.announcement import (
     ChannelMode,
     Exclusions,
     Priority,
+    StatusCallback,
 )
 from schemas.contact import Area, Contact
 from schemas.delivery import (
@@ -49,4 +50,5 @@ __all__ = [
     "Priority",
     "Receipt",
     "ReceiptIn",
+    "StatusCallback",
 ]

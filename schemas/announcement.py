@@ -130,6 +130,20 @@ class Attachment(InputModel):
     content_type: str = Field(default="application/pdf", pattern=r"^[\w.+-]+/[\w.+-]+$")
 
 
+class StatusCallback(InputModel):
+    """Where another system wants the announcement's status changes posted (signed like the
+    web channel's webhooks)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: AnyHttpUrl
+    deliveries: bool = Field(
+        default=False,
+        description="also post each delivery's final state, not only the "
+        "announcement's (released, completed, cancelled, expired)",
+    )
+
+
 class AnnouncementIn(InputModel):
     """An announcement as a client submits it."""
 
@@ -149,6 +163,23 @@ class AnnouncementIn(InputModel):
         default_factory=dict, max_length=100
     )
     external_ref: str | None = Field(default=None, max_length=200)
+    issuer: str | None = Field(
+        default=None, max_length=200, description='the issuing body, e.g. "UBND phường Bến Nghé"'
+    )
+    tags: list[Tag] = Field(
+        default_factory=list,
+        max_length=50,
+        description="the announcement's topics; webhook subscriptions filter on them",
+    )
+    public: bool = Field(
+        default=True, description="shown on the public feeds and page once released"
+    )
+    updates: str | None = Field(
+        default=None,
+        max_length=64,
+        description="id of an earlier announcement this one updates (CAP msgType Update)",
+    )
+    callback: StatusCallback | None = None
     attachments: list[Attachment] = Field(default_factory=list, max_length=10)
     test: bool = False
     max_attempts: int = Field(default=5, ge=1, le=50)

@@ -10,6 +10,7 @@ from dispatcher.store.base import (
     NewDelivery,
     Outcome,
     Page,
+    StateEntry,
     Store,
 )
 from dispatcher.store.sqlite import SQLiteStore
@@ -23,5 +24,6 @@ __all__ = [
     "Outcome",
     "Page",
     "SQLiteStore",
+    "StateEntry",
     "Store",
 ]

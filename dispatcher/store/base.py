@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from dispatcher.errors import DispatcherError
 from dispatcher.events import StatusChange
@@ -68,6 +68,16 @@ class ImportReport:
     def ok(self) -> bool:
         """True when no row was refused (and so every row was written)."""
         return not self.errors
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """A plugin's JSON document as stored; ``version`` counts its writes (from 1)."""
+
+    key: str
+    value: dict[str, Any]
+    version: int
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,3 +370,53 @@ class Store(ABC):
     async def count_failed_receipts(self, channel: str, address: str, code_prefix: str) -> int:
         """How many deliveries to ``address`` on ``channel`` got a failed receipt whose
         provider code starts with ``code_prefix`` (e-mail hard bounces: ``"5."``)."""
+
+    # -- plugin state ----------------------------------------------------------------------
+    @abstractmethod
+    async def state_get(self, namespace: str, key: str) -> StateEntry | None:
+        """A plugin's document under ``key``, or None."""
+
+    @abstractmethod
+    async def state_put(
+        self,
+        namespace: str,
+        key: str,
+        value: dict[str, Any],
+        *,
+        now: datetime,
+        expect_version: int | None = None,
+    ) -> int | None:
+        """Write a document and return its new version. With ``expect_version`` the write
+        happens only if the stored version is that one (0: no document yet); None if not."""
+
+    @abstractmethod
+    async def state_delete(self, namespace: str, key: str) -> bool:
+        """Remove a document; False if there was none."""
+
+    @abstractmethod
+    async def state_items(
+        self, namespace: str, *, prefix: str = "", after: str | None = None, limit: int = 1000
+    ) -> list[StateEntry]:
+        """Documents whose key starts with ``prefix``, in key order, with key after ``after``."""
+
+    @abstractmethod
+    async def acquire_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
+        """Take the named lease (or extend it, for its holder) until ``until``; False while
+        another owner holds it unexpired. Works across processes sharing the store."""
+
+    @abstractmethod
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give the named lease up if ``owner`` holds it."""
+
+    # -- areas and public reading ----------------------------------------------------------
+    @abstractmethod
+    async def area_subtree(self, codes: Sequence[str]) -> set[str]:
+        """``codes`` and every area under them."""
+
+    @abstractmethod
+    async def area_lineage(self, code: str) -> list[str]:
+        """``code`` and its parents up to the root, nearest first (``[code]`` if unknown)."""
+
+    @abstractmethod
+    async def released_announcements(self, *, after: str | None, limit: int) -> Page[Announcement]:
+        """Announcements that were released, newest first, without counts."""

@@ -177,7 +177,34 @@ async def m003_fallback_deadline(db: aiosqlite.Connection) -> None:
     await _run(db, _M003)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_replies_and_opt_outs, m003_fallback_deadline]
+_M004 = """
+CREATE TABLE plugin_state (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until REAL NOT NULL
+)
+"""
+
+
+async def m004_plugin_state(db: aiosqlite.Connection) -> None:
+    """Documents plugins keep (tokens, subscriptions, devices) and named leases."""
+    await _run(db, _M004)
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_replies_and_opt_outs,
+    m003_fallback_deadline,
+    m004_plugin_state,
+]
 
 
 async def migrate(db: aiosqlite.Connection) -> list[str]:

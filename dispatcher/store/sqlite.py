@@ -23,6 +23,7 @@ from dispatcher.store.base import (
     Store,
 )
 from dispatcher.store.sqlite_directory import SQLiteDirectory
+from dispatcher.store.sqlite_state import SQLiteState
 from schemas import (
     Announcement,
     AnnouncementIn,
@@ -35,7 +36,7 @@ from schemas import (
 _OPEN_ANNOUNCEMENT = ("scheduled", "fanning_out", "sending")
 
 
-class SQLiteStore(SQLiteDirectory, Store):
+class SQLiteStore(SQLiteDirectory, SQLiteState, Store):
     """The store in one SQLite file (or ``":memory:"`` for tests).
 
     Args:

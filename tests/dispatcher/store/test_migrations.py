@@ -17,7 +17,9 @@ EXPECTED_TABLES = [
     "deliveries",
     "idempotency",
     "inbound_messages",
+    "leases",
     "opt_outs",
+    "plugin_state",
     "receipts",
 ]
 
