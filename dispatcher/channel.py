@@ -21,6 +21,7 @@ from schemas import Announcement, Attachment, FailureKind, Priority, ReceiptIn
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from prometheus_client.registry import Collector
 
     from dispatcher.state import PluginState
     from dispatcher.store.base import Store
@@ -203,6 +204,11 @@ class Channel(ABC):
 
         Raise a :class:`~dispatcher.errors.DeliveryError` when the whole batch failed.
         """
+
+    def collectors(self) -> Sequence[Collector]:
+        """Prometheus collectors of the channel's own figures (a provider's quota), shown
+        in ``/metrics``; registered once when the dispatcher starts."""
+        return ()
 
     async def flush(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Hand over every receipt the channel holds back (the sandbox's simulated ones).

@@ -139,6 +139,8 @@ class Dispatcher:
             self.settings, self.registry, self.services, self.clock, self.store
         ).items():
             self.channels[name] = channel
+            for collector in channel.collectors():
+                self.metrics.register(collector)
             await channel.start()
         self.services.channels = self.channels
 

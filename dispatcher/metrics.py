@@ -10,6 +10,7 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
@@ -64,6 +65,10 @@ class Metrics:
             ["channel", "status"],
             registry=self.registry,
         )
+
+    def register(self, collector: Collector) -> None:
+        """Show a plugin's own collector (see :meth:`Channel.collectors`) in ``/metrics``."""
+        self.registry.register(collector)
 
     def attempt(self, channel: str, outcome: str, latency_s: float | None = None) -> None:
         """Count one attempt; record its latency when the provider was actually called."""
