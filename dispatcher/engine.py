@@ -21,7 +21,7 @@ from dispatcher.channel import Channel, ChannelContext, ReceiptSink
 from dispatcher.clock import Clock
 from dispatcher.config import Settings
 from dispatcher.errors import ConfigError, DispatcherError
-from dispatcher.events import StatusChange
+from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.fanout import Fanout, Planner
 from dispatcher.metrics import Metrics
 from dispatcher.observers import notify
@@ -34,7 +34,7 @@ from dispatcher.state import PluginState
 from dispatcher.store.base import Store
 from dispatcher.store.sqlite import SQLiteStore
 from dispatcher.worker import AnnouncementCache, ChannelWorker, WorkerDeps
-from schemas import ChannelMode, DeliveryStatus
+from schemas import AnnouncementStatus, ChannelMode, DeliveryStatus
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +73,7 @@ class Dispatcher:
             wake=self.wake,
             on_changes=self.handle_changes,
             metrics=self.metrics,
+            on_announcements=self.announcements_changed,
         )
         self.channels: dict[str, Channel] = {}
         self.workers: dict[str, ChannelWorker] = {}
@@ -130,6 +131,7 @@ class Dispatcher:
             self.clock,
             batch_size=worker.fanout_batch,
             on_batch=self._fanned_out,
+            on_released=self._released,
         )
         await notify(self.pm, "dispatcher_started", channels=list(self.channels))
         log.info("dispatcher_started", channels=list(self.channels))
@@ -188,6 +190,7 @@ class Dispatcher:
             self.clock,
             poll_interval=self.settings.worker.poll_interval,
             on_changes=self.handle_changes,
+            on_announcements=self.announcements_changed,
         )
         self.workers = {name: ChannelWorker(ch, self._deps) for name, ch in self.channels.items()}
         self._tasks = [asyncio.create_task(self._scheduler.run(), name="scheduler")]
@@ -266,6 +269,17 @@ class Dispatcher:
     async def _flush_channels(self) -> None:
         for channel in self.channels.values():
             await channel.flush()
+
+    async def announcements_changed(self, changes: Sequence[AnnouncementChange]) -> None:
+        """After announcements moved (released, completed, cancelled, expired): observers."""
+        if changes:
+            await notify(self.pm, "announcement_status_changed", changes=list(changes))
+
+    async def _released(self, announcement_id: str) -> None:
+        change = AnnouncementChange(
+            announcement_id, AnnouncementStatus.FANNING_OUT, self.clock.now()
+        )
+        await self.announcements_changed([change])
 
     async def handle_changes(self, changes: Sequence[StatusChange]) -> None:
         """After deliveries moved: next fallback step, metrics, observer hooks."""

@@ -7,7 +7,7 @@ exist, so a fan-out that crashed half-way resumes from its cursor without duplic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import structlog
@@ -216,6 +216,7 @@ class Fanout:
         clock: time source.
         batch_size: contacts read and deliveries written per transaction.
         on_batch: called with the number of new deliveries after each batch (wakes workers).
+        on_released: awaited with the announcement's id once it moved to ``fanning_out``.
     """
 
     def __init__(
@@ -226,12 +227,14 @@ class Fanout:
         *,
         batch_size: int = 1000,
         on_batch: Callable[[int], None] = lambda n: None,
+        on_released: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.planner = planner
         self.clock = clock
         self.batch_size = batch_size
         self.on_batch = on_batch
+        self.on_released = on_released
 
     async def run(self, announcement: Announcement) -> int:
         """Fan ``announcement`` out (or resume it); returns deliveries created by this run.
@@ -252,6 +255,8 @@ class Fanout:
             )
             if not moved:
                 return 0
+            if self.on_released is not None:
+                await self.on_released(ann_id)
         created = 0
         cursor = await self.store.fanout_cursor(ann_id)
         if cursor is None:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import click
 
     from dispatcher.channel import ChannelSpec, RouteSpec
-    from dispatcher.events import StatusChange
+    from dispatcher.events import AnnouncementChange, StatusChange
 
 hookspec = pluggy.HookspecMarker("thongbao")
 hookimpl = pluggy.HookimplMarker("thongbao")
@@ -136,4 +136,23 @@ def delivery_status_changed(changes: Sequence[StatusChange]) -> None:
             for c in changes:
                 if c.status == "failed":
                     alert(c.delivery_id, c.reason)
+    """
+
+
+@hookspec
+def announcement_status_changed(changes: Sequence[AnnouncementChange]) -> None:
+    """Observe announcements being released, completed, cancelled or expired. May be async.
+
+    Called after the change is committed; an exception is logged and changes nothing.
+
+    Args:
+        changes: one record per announcement that moved.
+
+    Example::
+
+        @hookimpl
+        async def announcement_status_changed(changes):
+            for c in changes:
+                if c.status == "completed":
+                    await tell_the_portal(c.announcement_id)
     """

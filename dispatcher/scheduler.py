@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 
 from dispatcher.clock import Clock
-from dispatcher.events import StatusChange
+from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.fanout import Fanout
 from dispatcher.store.base import Store
-from schemas import Announcement
+from schemas import Announcement, AnnouncementStatus
 
 log = structlog.get_logger(__name__)
 
@@ -33,12 +33,14 @@ class Scheduler:
         *,
         poll_interval: float,
         on_changes: Callable[[Sequence[StatusChange]], Awaitable[None]],
+        on_announcements: Callable[[Sequence[AnnouncementChange]], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.fanout = fanout
         self.clock = clock
         self.poll_interval = poll_interval
         self.on_changes = on_changes
+        self.on_announcements = on_announcements
         self.wake = asyncio.Event()
         self.fanouts: dict[str, asyncio.Task[None]] = {}
         self._failed_at: dict[str, float] = {}
@@ -63,11 +65,16 @@ class Scheduler:
     async def tick(self) -> None:
         """Complete finished announcements, expire late ones, release due ones."""
         now = self.clock.now()
-        for announcement_id in await self.store.complete_finished(now):
+        completed = await self.store.complete_finished(now)
+        for announcement_id in completed:
             log.info("announcement_completed", announcement_id=announcement_id)
-        expired = await self.store.expire(now)
+        moved = [AnnouncementChange(a, AnnouncementStatus.COMPLETED, now) for a in completed]
+        expired, gone = await self.store.expire(now)
         if expired:
             await self.on_changes(expired)
+        moved += [AnnouncementChange(a, AnnouncementStatus.EXPIRED, now) for a in gone]
+        if moved and self.on_announcements is not None:
+            await self.on_announcements(moved)
         overdue = await self.store.overdue_fallbacks(now, limit=1000)
         if overdue:
             await self.on_changes(overdue)

@@ -17,7 +17,7 @@ from dispatcher.channel import Channel
 from dispatcher.clock import Clock
 from dispatcher.contacts import validate_areas, validate_contacts
 from dispatcher.errors import InvalidRequestError
-from dispatcher.events import StatusChange
+from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.keys import Role, hash_token, new_token
 from dispatcher.metrics import Metrics
 from dispatcher.preview import preview, sample_message
@@ -36,6 +36,7 @@ from schemas import (
 )
 
 ChangeListener = Callable[[Sequence[StatusChange]], Any]
+AnnouncementListener = Callable[[Sequence[AnnouncementChange]], Any]
 
 
 def new_announcement_id(now: float | None = None) -> str:
@@ -69,6 +70,7 @@ class Services:
         wake: Callable[[], None] | None = None,
         on_changes: ChangeListener | None = None,
         metrics: Metrics | None = None,
+        on_announcements: AnnouncementListener | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -76,6 +78,7 @@ class Services:
         self._wake = wake or (lambda: None)
         self._on_changes = on_changes
         self._metrics = metrics
+        self._on_announcements = on_announcements
         self.channels: Mapping[str, Channel] = {}
 
     # -- announcements ---------------------------------------------------------------------
@@ -157,8 +160,19 @@ class Services:
 
     async def cancel_announcement(self, announcement_id: str) -> Announcement:
         """Stop what has not gone out; what was sent stays sent."""
-        await self.store.cancel_announcement(announcement_id, self.clock.now())
-        return await self.store.get_announcement(announcement_id)
+        now = self.clock.now()
+        before = await self.store.announcement_statuses([announcement_id])
+        await self.store.cancel_announcement(announcement_id, now)
+        announcement = await self.store.get_announcement(announcement_id)
+        moved = before.get(announcement_id) is not AnnouncementStatus.CANCELLED
+        if (
+            self._on_announcements is not None
+            and moved
+            and announcement.status is AnnouncementStatus.CANCELLED
+        ):
+            change = AnnouncementChange(announcement_id, AnnouncementStatus.CANCELLED, now)
+            await self._on_announcements([change])
+        return announcement
 
     # -- deliveries ------------------------------------------------------------------------
     async def list_deliveries(

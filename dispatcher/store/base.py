@@ -233,8 +233,9 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def expire(self, now: datetime) -> list[StatusChange]:
-        """Expire open deliveries (and announcements) whose ``expires_at`` has passed."""
+    async def expire(self, now: datetime) -> tuple[list[StatusChange], list[str]]:
+        """Expire open announcements whose ``expires_at`` has passed, and their open
+        deliveries; returns the deliveries' changes and the announcements' ids."""
 
     @abstractmethod
     async def complete_finished(self, now: datetime) -> list[str]:

@@ -244,7 +244,7 @@ class SQLiteStore(SQLiteDirectory, SQLiteState, Store):
             )
             return cur.rowcount
 
-    async def expire(self, now: datetime) -> list[StatusChange]:
+    async def expire(self, now: datetime) -> tuple[list[StatusChange], list[str]]:
         """Expire open deliveries and announcements past ``expires_at``."""
         async with self._write() as db:
             return await queue.expire(db, rows.ts(now) or 0.0)

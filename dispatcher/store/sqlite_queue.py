@@ -328,8 +328,8 @@ async def _apply(
     return changes
 
 
-async def expire(db: aiosqlite.Connection, now: float) -> list[StatusChange]:
-    """Expire open deliveries of announcements whose ``expires_at`` has passed."""
+async def expire(db: aiosqlite.Connection, now: float) -> tuple[list[StatusChange], list[str]]:
+    """Expire announcements whose ``expires_at`` has passed, and their open deliveries."""
     due = [
         r["id"]
         for r in await _fetchall(
@@ -340,7 +340,7 @@ async def expire(db: aiosqlite.Connection, now: float) -> list[StatusChange]:
         )
     ]
     if not due:
-        return []
+        return [], []
     ids = json.dumps(due)
     gone = await _fetchall(
         db,
@@ -355,7 +355,8 @@ async def expire(db: aiosqlite.Connection, now: float) -> list[StatusChange]:
         "WHERE id IN (SELECT value FROM json_each(?))",
         (now, ids),
     )
-    return [_change(r, DeliveryStatus.EXPIRED, "expired before it could be sent") for r in gone]
+    reason = "expired before it could be sent"
+    return [_change(r, DeliveryStatus.EXPIRED, reason) for r in gone], due
 
 
 async def overdue_fallbacks(db: aiosqlite.Connection, now: float, limit: int) -> list[StatusChange]:

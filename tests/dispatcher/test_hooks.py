@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -26,6 +27,7 @@ from dispatcher import (
     ChannelSpec,
     DeliveryStatus,
     Dispatcher,
+    FakeClock,
     OutboundMessage,
     RouteSpec,
     SendResult,
@@ -36,6 +38,7 @@ from dispatcher import (
 )
 from dispatcher import cli as cli_module
 from dispatcher.api import make_app
+from dispatcher.events import AnnouncementChange
 from schemas import Announcement, AnnouncementIn
 
 MakeDispatcher = Callable[..., Any]  # the dispatcher_factory fixture's ``make``
@@ -90,6 +93,19 @@ class SyncObserver:
     def delivery_status_changed(self, changes: Sequence[StatusChange]) -> None:
         self.calls.append(("delivery_status_changed", list(changes)))
 
+    @hookimpl
+    def announcement_status_changed(self, changes: Sequence[AnnouncementChange]) -> None:
+        self.calls.append(("announcement_status_changed", list(changes)))
+
+    def moves(self) -> list[tuple[str, str]]:
+        """Every announcement change received, as (id, status)."""
+        return [
+            (c.announcement_id, c.status.value)
+            for name, batch in self.calls
+            if name == "announcement_status_changed"
+            for c in batch
+        ]
+
     def changes(self) -> list[StatusChange]:
         """Every change received, batches flattened."""
         return [c for name, batch in self.calls if name == "delivery_status_changed" for c in batch]
@@ -111,6 +127,12 @@ class AsyncObserver(SyncObserver):
         self, changes: Sequence[StatusChange]
     ) -> None:
         self.calls.append(("delivery_status_changed", list(changes)))
+
+    @hookimpl
+    async def announcement_status_changed(  # type: ignore[override]
+        self, changes: Sequence[AnnouncementChange]
+    ) -> None:
+        self.calls.append(("announcement_status_changed", list(changes)))
 
 
 class RaisingObserver:
@@ -149,13 +171,14 @@ def plugin_pm(**plugins: object) -> pluggy.PluginManager:
     return pm
 
 
-async def announce(d: Dispatcher, *addresses: str) -> Announcement:
+async def announce(d: Dispatcher, *addresses: str, **fields: Any) -> Announcement:
     """An announcement on ``loa`` to explicit ``addresses``."""
     data = {
         "title": "Thông báo",
         "body": "Phun thuốc muỗi tổ dân phố 5 sáng mai",
         "channels": ["loa"],
         "audience": {"addresses": {"loa": list(addresses)}},
+        **fields,
     }
     announcement, _ = await d.services.create_announcement(AnnouncementIn.model_validate(data))
     return announcement
@@ -287,6 +310,32 @@ async def test_hook_delivery_status_changed(
     announcement = await announce(d, "loa-cum-1", "loa-cum-2")
     await d.run(until_idle=True)
     assert await sent_changes(d, announcement) == observer.changes()
+
+
+@pytest.mark.parametrize("observer_class", OBSERVERS)
+async def test_hook_announcement_status_changed(
+    dispatcher_factory: MakeDispatcher, observer_class: type[SyncObserver]
+) -> None:
+    observer = observer_class()
+    clock = FakeClock()
+    d = await dispatcher_factory(pm=plugin_pm(observer=observer), clock=clock)
+    done = await announce(d, "loa-cum-1")
+    await d.run(until_idle=True)
+    assert [(done.id, "fanning_out"), (done.id, "completed")] == observer.moves()
+    later = await announce(d, "loa-cum-2", send_at=clock.now() + timedelta(hours=1))
+    await d.services.cancel_announcement(later.id)
+    await d.services.cancel_announcement(later.id)
+    assert (later.id, "cancelled") == observer.moves()[-1]
+    assert 3 == len(observer.moves())
+    late = await announce(
+        d,
+        "loa-cum-3",
+        send_at=clock.now() + timedelta(hours=1),
+        expires_at=clock.now() + timedelta(hours=2),
+    )
+    clock.advance(3 * 3600)
+    await d.run(until_idle=True)
+    assert (late.id, "expired") == observer.moves()[-1]
 
 
 async def test_delivery_status_changed_gets_lists_of_status_changes(

@@ -157,9 +157,10 @@ async def test_cancel_stops_what_has_not_gone_out(store: SQLiteStore) -> None:
 async def test_expiry_stops_open_deliveries(store: SQLiteStore) -> None:
     ann = await announce(store, status=FANNING, expires_at=later(60).isoformat())
     await queue_deliveries(store, ann, 2)
-    assert [] == await store.expire(later(59))
-    changes = await store.expire(later(60))
+    assert ([], []) == await store.expire(later(59))
+    changes, announcements = await store.expire(later(60))
     assert [DeliveryStatus.EXPIRED] * 2 == [c.status for c in changes]
+    assert [ann] == announcements
     assert AnnouncementStatus.EXPIRED == (await store.get_announcement(ann)).status
 
 
