@@ -14,7 +14,17 @@ from schemas import Area, Contact
 
 M = TypeVar("M", bound=BaseModel)
 
-CONTACT_COLUMNS = ("id", "name", "area_code", "tags", "language", "opt_outs")
+CONTACT_COLUMNS = (
+    "id",
+    "name",
+    "area_code",
+    "old_area_code",
+    "tags",
+    "language",
+    "opt_outs",
+    "preferred_channels",
+)
+LIST_COLUMNS = ("tags", "opt_outs", "preferred_channels")
 _LIST_SEP = ";"
 
 
@@ -33,7 +43,15 @@ def validate_rows(
 
     Row numbers start at 1 for the first data row. A repeated id is a problem too.
     """
-    good: list[M] = []
+    good, errors = numbered_rows(model, rows)
+    return [item for _, item in good], errors
+
+
+def numbered_rows(
+    model: type[M], rows: Iterable[Mapping[str, Any]]
+) -> tuple[list[tuple[int, M]], list[tuple[int, str]]]:
+    """Like :func:`validate_rows`, with each good model's row number."""
+    good: list[tuple[int, M]] = []
     errors: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=1):
@@ -51,7 +69,7 @@ def validate_rows(
                 errors.append((number, f"id {key!r} repeats row {seen[key]}"))
                 continue
             seen[key] = number
-        good.append(item)
+        good.append((number, item))
     return good, errors
 
 
@@ -62,7 +80,8 @@ def _split(value: str) -> list[str]:
 def contact_row_from_csv(row: Mapping[str, str | None]) -> dict[str, Any]:
     """Turn one CSV row into a contact dict.
 
-    Columns ``id, name, area_code, tags, language, opt_outs``; lists are ``;``-separated.
+    Columns ``id, name, area_code`` (or ``old_area_code``, a pre-2025 code), ``tags,
+    language, opt_outs, preferred_channels``; lists are ``;``-separated.
     Any other column is a channel name and holds that channel's address (``sms``, ``email``…).
     """
     out: dict[str, Any] = {}
@@ -72,7 +91,7 @@ def contact_row_from_csv(row: Mapping[str, str | None]) -> dict[str, Any]:
             out["_extra"] = "the row has more cells than the header"
             continue
         value = (raw or "").strip()
-        if column in ("tags", "opt_outs"):
+        if column in LIST_COLUMNS:
             out[column] = _split(value)
         elif column in CONTACT_COLUMNS:
             if value:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from dispatcher.areas import official_areas
 from dispatcher.channel import Channel
 from dispatcher.clock import Clock
-from dispatcher.contacts import validate_areas, validate_contacts
-from dispatcher.errors import InvalidRequestError
+from dispatcher.contacts import validate_areas
+from dispatcher.errors import InvalidRequestError, NotFoundError
 from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.keys import Role, hash_token, new_token
 from dispatcher.metrics import Metrics
+from dispatcher.people import prepare_contacts
 from dispatcher.preview import preview, sample_message
 from dispatcher.registry import ChannelRegistry
 from dispatcher.render import template_problems
@@ -28,6 +30,10 @@ from schemas import (
     Announcement,
     AnnouncementIn,
     AnnouncementStatus,
+    Area,
+    ConsentIn,
+    Contact,
+    ContactDetails,
     Delivery,
     DeliveryStatus,
     Inbound,
@@ -237,21 +243,93 @@ class Services:
         )
 
     # -- directory -------------------------------------------------------------------------
-    async def import_contacts(self, rows: Iterable[Mapping[str, Any]]) -> ImportReport:
-        """Validate every row; write all of them only when none is bad."""
-        contacts, errors = validate_contacts(rows)
-        if errors:
-            return ImportReport(accepted=0, errors=errors)
-        await self.store.upsert_contacts(contacts, self.clock.now())
-        return ImportReport(accepted=len(contacts))
+    async def import_contacts(
+        self, rows: Iterable[Mapping[str, Any]], *, old_codes: bool = False, partial: bool = False
+    ) -> ImportReport:
+        """Check every row (see :func:`~dispatcher.people.prepare_contacts`); write them all
+        when none is bad, or (``partial``) the good ones, in one transaction either way."""
+        prepared = await prepare_contacts(
+            rows, store=self.store, channels=self.channels, old_codes=old_codes
+        )
+        if prepared.errors and not partial:
+            return ImportReport(accepted=0, errors=prepared.errors)
+        await self.store.upsert_contacts(prepared.contacts, self.clock.now())
+        return ImportReport(
+            accepted=len(prepared.contacts), errors=prepared.errors, mapped=prepared.mapped
+        )
 
     async def import_areas(self, rows: Iterable[Mapping[str, Any]]) -> ImportReport:
-        """Validate every area row; write all of them only when none is bad."""
+        """Validate every area row; write all of them only when none is bad. A parent must be
+        an area already or in the same import (a commune adds its villages under its code)."""
         areas, errors = validate_areas(rows)
         if errors:
             return ImportReport(accepted=0, errors=errors)
+        parents = {a.parent_code for a in areas if a.parent_code} - {a.code for a in areas}
+        missing = parents - await self.store.known_areas(sorted(parents))
+        if missing:
+            errors = [
+                (number, f"parent_code {a.parent_code!r} is not an area: import it first")
+                for number, a in enumerate(areas, start=1)
+                if a.parent_code in missing
+            ]
+            return ImportReport(accepted=0, errors=errors)
         await self.store.upsert_areas(areas)
         return ImportReport(accepted=len(areas))
+
+    async def load_official_areas(self) -> int:
+        """Load (or refresh) Vietnam's 34 provinces and their communes; returns how many."""
+        areas = official_areas()
+        await self.store.upsert_areas(areas)
+        return len(areas)
+
+    async def search_areas(self, query: str, *, limit: int = 20) -> list[Area]:
+        """Areas by name, with or without tone marks ("ba dinh" finds "Phường Ba Đình")."""
+        return await self.store.search_areas(query, limit=limit)
+
+    # -- people ----------------------------------------------------------------------------
+    async def contact_details(self, contact_id: str) -> ContactDetails:
+        """A contact with its consents; ``NotFoundError`` if there is none."""
+        erased = await self.store.contact_erased(contact_id)
+        found = await self.store.get_contacts([contact_id])
+        if erased is None or contact_id not in found:
+            raise NotFoundError(f"no contact {contact_id!r}")
+        return ContactDetails(
+            contact=found[contact_id],
+            consents=await self.store.consents(contact_id),
+            erased=erased,
+        )
+
+    async def set_consent(self, contact_id: str, channel: str, consent: ConsentIn) -> None:
+        """Record a person's choice about ``channel``; ``NotFoundError`` if no such contact."""
+        if channel not in self.registry:
+            raise InvalidRequestError(
+                f"unknown channel {channel!r}; known channels: {', '.join(self.registry.names())}"
+            )
+        done = await self.store.set_consent(
+            contact_id,
+            channel,
+            opted_in=consent.opted_in,
+            source=consent.source,
+            now=self.clock.now(),
+        )
+        if not done:
+            raise NotFoundError(f"no contact {contact_id!r} (or it was erased)")
+
+    async def erase_contact(self, contact_id: str) -> None:
+        """Remove a person's data on request; delivery statistics stay."""
+        if not await self.store.erase_contact(contact_id, self.clock.now()):
+            raise NotFoundError(f"no contact {contact_id!r}")
+
+    async def export_contacts(self, *, page: int = 1000) -> AsyncIterator[Contact]:
+        """Every live contact, in id order, a page at a time."""
+        after: str | None = None
+        while True:
+            found = await self.store.list_contacts(after=after, limit=page)
+            for contact in found.items:
+                yield contact
+            if found.next_cursor is None:
+                return
+            after = found.next_cursor
 
     # -- keys ------------------------------------------------------------------------------
     async def create_api_key(self, role: Role, name: str = "") -> tuple[ApiKey, str]:

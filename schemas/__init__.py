@@ -14,7 +14,7 @@ from schemas.announcement import (
     Priority,
     StatusCallback,
 )
-from schemas.contact import Area, Contact
+from schemas.contact import Area, Consent, ConsentIn, Contact, ContactDetails
 from schemas.delivery import (
     Attempt,
     AttemptOutcome,
@@ -39,7 +39,10 @@ __all__ = [
     "ChannelContent",
     "ChannelMode",
     "ChannelPreview",
+    "Consent",
+    "ConsentIn",
     "Contact",
+    "ContactDetails",
     "Delivery",
     "DeliveryStatus",
     "Exclusions",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.announcement import AreaCode, ChannelName, Tag
 from schemas.base import InputModel
@@ -13,7 +14,9 @@ from schemas.base import InputModel
 class Contact(InputModel):
     """One person in the directory, with an address per channel.
 
-    ``opt_outs`` lists channels the person refused; they are suppressed there.
+    ``id`` is the caller's own (external) id: importing a contact with an id that exists
+    updates it. ``opt_outs`` lists channels the person refused; they are suppressed there.
+    ``preferred_channels`` orders a fallback announcement's channels for this person.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -27,6 +30,37 @@ class Contact(InputModel):
         default_factory=dict
     )
     opt_outs: list[ChannelName] = Field(default_factory=list)
+    preferred_channels: list[ChannelName] = Field(default_factory=list, max_length=10)
+
+
+class ConsentIn(InputModel):
+    """A person's choice about one channel, as an operator or a channel records it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    opted_in: bool
+    source: str = Field(
+        min_length=1,
+        max_length=200,
+        description="how it was given: 'phone call to the commune office', 'sms-reply:TU CHOI'",
+    )
+
+
+class Consent(ConsentIn):
+    """A recorded choice about one channel, with when it was made."""
+
+    channel: ChannelName
+    at: datetime
+
+
+class ContactDetails(BaseModel):
+    """A contact with every consent recorded for it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    contact: Contact
+    consents: list[Consent]
+    erased: bool = False
 
 
 class Area(InputModel):

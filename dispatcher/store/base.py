@@ -22,6 +22,7 @@ from schemas import (
     Area,
     Attempt,
     Audience,
+    Consent,
     Contact,
     Delivery,
     DeliveryStatus,
@@ -59,10 +60,12 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did: rows taken, and per bad row its number and what is wrong."""
+    """What an import did: rows written, per bad row its number and what is wrong, and how
+    many rows had a pre-2025 area code mapped to today's commune or province."""
 
     accepted: int
     errors: list[tuple[int, str]] = field(default_factory=list)
+    mapped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -421,3 +424,49 @@ class Store(ABC):
     @abstractmethod
     async def released_announcements(self, *, after: str | None, limit: int) -> Page[Announcement]:
         """Announcements that were released, newest first, without counts."""
+
+    # -- people ----------------------------------------------------------------------------
+    @abstractmethod
+    async def contacts_by_address(
+        self, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """The contact id that holds each ``(channel, normalised address)``, where one does."""
+
+    @abstractmethod
+    async def set_consent(
+        self, contact_id: str, channel: str, *, opted_in: bool, source: str, now: datetime
+    ) -> bool:
+        """Record a person's choice about a channel (opting in also lifts an earlier refusal
+        by their address); False when there is no such contact."""
+
+    @abstractmethod
+    async def consents(self, contact_id: str) -> list[Consent]:
+        """Every consent recorded for a contact."""
+
+    @abstractmethod
+    async def contact_erased(self, contact_id: str) -> bool | None:
+        """True if erased, False if live, None if there is no such contact."""
+
+    @abstractmethod
+    async def erase_contact(self, contact_id: str, now: datetime) -> bool:
+        """Remove the person's name, area, tags and addresses (also from their deliveries and
+        replies); keep deliveries' statuses, attempts and receipts. False if no such contact."""
+
+    @abstractmethod
+    async def list_contacts(self, *, after: str | None, limit: int) -> Page[Contact]:
+        """Live contacts in id order, a page at a time."""
+
+    @abstractmethod
+    async def recent_counts(
+        self, contact_ids: Sequence[str], since: datetime
+    ) -> dict[tuple[str, str], int]:
+        """Per (contact, channel), non-emergency deliveries written since ``since`` and not
+        suppressed, cancelled or expired."""
+
+    @abstractmethod
+    async def search_areas(self, query: str, *, limit: int) -> list[Area]:
+        """Areas whose name contains ``query``, with or without tone marks."""
+
+    @abstractmethod
+    async def known_areas(self, codes: Sequence[str]) -> set[str]:
+        """Those of ``codes`` that are areas."""

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
+from dispatcher.text import fold
+
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 
 _M001 = """
@@ -199,11 +201,48 @@ async def m004_plugin_state(db: aiosqlite.Connection) -> None:
     await _run(db, _M004)
 
 
+_M005 = """
+ALTER TABLE areas ADD COLUMN folded TEXT NOT NULL DEFAULT '';
+CREATE INDEX areas_folded ON areas (folded);
+ALTER TABLE contacts ADD COLUMN preferred_channels TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE contacts ADD COLUMN erased_at REAL;
+CREATE TABLE contact_addresses (
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    PRIMARY KEY (channel, address)
+) WITHOUT ROWID;
+CREATE INDEX contact_addresses_contact ON contact_addresses (contact_id);
+CREATE TABLE consents (
+    contact_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    opted_in INTEGER NOT NULL,
+    at REAL NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (contact_id, channel)
+) WITHOUT ROWID;
+CREATE INDEX deliveries_contact ON deliveries (contact_id, channel, created_at)
+    WHERE contact_id IS NOT NULL
+"""
+
+
+async def m005_people(db: aiosqlite.Connection) -> None:
+    """Area names folded for search, addresses indexed for de-duplication, consent with
+    time and source, preferred channels, erasure, and per-person counts for caps."""
+    await _run(db, _M005)
+    async with db.execute("SELECT code, name FROM areas") as cur:
+        found = await cur.fetchall()
+    await db.executemany(
+        "UPDATE areas SET folded = ? WHERE code = ?", [(fold(row[1]), row[0]) for row in found]
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_replies_and_opt_outs,
     m003_fallback_deadline,
     m004_plugin_state,
+    m005_people,
 ]
 
 

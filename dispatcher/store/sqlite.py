@@ -23,6 +23,7 @@ from dispatcher.store.base import (
     Store,
 )
 from dispatcher.store.sqlite_directory import SQLiteDirectory
+from dispatcher.store.sqlite_people import SQLitePeople
 from dispatcher.store.sqlite_state import SQLiteState
 from schemas import (
     Announcement,
@@ -36,7 +37,7 @@ from schemas import (
 _OPEN_ANNOUNCEMENT = ("scheduled", "fanning_out", "sending")
 
 
-class SQLiteStore(SQLiteDirectory, SQLiteState, Store):
+class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
     """The store in one SQLite file (or ``":memory:"`` for tests).
 
     Args:

@@ -61,7 +61,8 @@ def audience_query(
     not_excluded = "".join(f" AND NOT ({e})" for e in excluded)
     sql = (
         f"{with_clause}SELECT {', '.join('c.' + col for col in rows.CONTACT_COLUMNS.split(', '))} "
-        f"FROM contacts c WHERE c.id > :after AND ({' OR '.join(selectors)}){not_excluded} "
+        "FROM contacts c WHERE c.id > :after AND c.erased_at IS NULL "
+        f"AND ({' OR '.join(selectors)}){not_excluded} "
         "ORDER BY c.id LIMIT :limit"
     )
     return sql, params

@@ -6,11 +6,38 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+import aiosqlite
+
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import ApiKey
 from dispatcher.store.sqlite_audience import audience_query
 from dispatcher.store.sqlite_conn import SQLiteConnections
+from dispatcher.text import fold
 from schemas import Area, Audience, Contact, Inbound
+
+OPT_OUTS_FROM_CONSENTS = (
+    "UPDATE contacts SET opt_outs = (SELECT coalesce(json_group_array(channel), '[]') FROM "
+    "(SELECT channel FROM consents WHERE contact_id = contacts.id AND opted_in = 0 "
+    "ORDER BY channel)) WHERE id = ?"
+)
+
+
+async def write_consent(
+    db: aiosqlite.Connection,
+    contact_id: str,
+    channel: str,
+    opted_in: bool,
+    source: str,
+    now: datetime,
+) -> None:
+    """Record a consent and keep the contact's ``opt_outs`` in step, in ``db``'s transaction."""
+    await db.execute(
+        "INSERT INTO consents (contact_id, channel, opted_in, at, source) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (contact_id, channel) DO UPDATE SET opted_in = excluded.opted_in, "
+        "at = excluded.at, source = excluded.source",
+        (contact_id, channel, int(opted_in), now.timestamp(), source),
+    )
+    await db.execute(OPT_OUTS_FROM_CONSENTS, (contact_id,))
 
 
 class SQLiteDirectory(SQLiteConnections):
@@ -48,11 +75,12 @@ class SQLiteDirectory(SQLiteConnections):
         async with self._write() as db:
             await db.executemany(
                 "INSERT INTO contacts (id, name, area_code, language, tags, addresses, opt_outs, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "preferred_channels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
                 "area_code = excluded.area_code, language = excluded.language, "
                 "tags = excluded.tags, addresses = excluded.addresses, "
-                "opt_outs = excluded.opt_outs, updated_at = excluded.updated_at",
+                "opt_outs = excluded.opt_outs, preferred_channels = excluded.preferred_channels, "
+                "updated_at = excluded.updated_at, erased_at = NULL",
                 [
                     (
                         c.id,
@@ -62,6 +90,7 @@ class SQLiteDirectory(SQLiteConnections):
                         json.dumps(c.tags, ensure_ascii=False),
                         json.dumps(c.addresses, ensure_ascii=False),
                         json.dumps(c.opt_outs),
+                        json.dumps(c.preferred_channels),
                         stamp,
                         stamp,
                     )
@@ -75,16 +104,33 @@ class SQLiteDirectory(SQLiteConnections):
                 "INSERT OR IGNORE INTO contact_tags (tag, contact_id) VALUES (?, ?)",
                 [(tag, c.id) for c in contacts for tag in c.tags],
             )
+            # An import can opt a person out, never back in: that takes a recorded consent.
+            await db.executemany(
+                "INSERT INTO consents (contact_id, channel, opted_in, at, source) "
+                "VALUES (?, ?, 0, ?, 'import') ON CONFLICT (contact_id, channel) DO UPDATE SET "
+                "opted_in = 0, at = excluded.at, source = excluded.source "
+                "WHERE consents.opted_in = 1",
+                [(c.id, ch, stamp) for c in contacts for ch in c.opt_outs],
+            )
+            await db.executemany(OPT_OUTS_FROM_CONSENTS, [(c.id,) for c in contacts])
+            await db.executemany(
+                "DELETE FROM contact_addresses WHERE contact_id = ?", [(c.id,) for c in contacts]
+            )
+            await db.executemany(
+                "INSERT OR REPLACE INTO contact_addresses (channel, address, contact_id) "
+                "VALUES (?, ?, ?)",
+                [(ch, address, c.id) for c in contacts for ch, address in c.addresses.items()],
+            )
         return len(contacts)
 
     async def upsert_areas(self, areas: Sequence[Area]) -> int:
         """Insert or replace areas by code, in one transaction."""
         async with self._write() as db:
             await db.executemany(
-                "INSERT INTO areas (code, name, parent_code) VALUES (?, ?, ?) "
+                "INSERT INTO areas (code, name, parent_code, folded) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
-                "parent_code = excluded.parent_code",
-                [(a.code, a.name, a.parent_code) for a in areas],
+                "parent_code = excluded.parent_code, folded = excluded.folded",
+                [(a.code, a.name, a.parent_code, fold(a.name)) for a in areas],
             )
         return len(areas)
 
@@ -114,7 +160,16 @@ class SQLiteDirectory(SQLiteConnections):
                 "INSERT OR IGNORE INTO opt_outs (channel, address, at, source) VALUES (?, ?, ?, ?)",
                 (channel, address, now.timestamp(), source),
             )
-            return cur.rowcount == 1
+            added = cur.rowcount == 1
+            # The person behind the address, if the directory knows them, opts out too.
+            async with db.execute(
+                "SELECT contact_id FROM contact_addresses WHERE channel = ? AND address = ?",
+                (channel, address),
+            ) as found:
+                owners = [row[0] for row in await found.fetchall()]
+            for contact_id in owners:
+                await write_consent(db, contact_id, channel, False, source, now)
+            return added
 
     async def opted_out(self, channel: str, addresses: Sequence[str]) -> set[str]:
         """Those of ``addresses`` that refused ``channel``."""

@@ -55,7 +55,7 @@ def announcement(row: Row, counts: dict[str, dict[str, int]] | None = None) -> A
     )
 
 
-CONTACT_COLUMNS = "id, name, area_code, language, tags, addresses, opt_outs"
+CONTACT_COLUMNS = "id, name, area_code, language, tags, addresses, opt_outs, preferred_channels"
 
 
 def contact(row: Row) -> Contact:
@@ -68,6 +68,7 @@ def contact(row: Row) -> Contact:
         tags=json.loads(row["tags"]),
         addresses=json.loads(row["addresses"]),
         opt_outs=json.loads(row["opt_outs"]),
+        preferred_channels=json.loads(row["preferred_channels"]),
     )
 
 

@@ -251,9 +251,10 @@ def test_misspelled_hookimpl_is_a_plugin_error_naming_the_plugin(
         make_plugin_manager()
     assert (
         "plugin 'fake-misspelled' (misspelled_plugin) implements unknown hook(s) "
-        "register_channel; thongbao's hooks are delivery_status_changed, dispatcher_started, "
-        "dispatcher_stopping, register_channels, register_commands, register_routes: fix the "
-        "name, or disable the plugin with THONGBAO_DISABLE_PLUGINS=fake-misspelled"
+        "register_channel; thongbao's hooks are announcement_status_changed, "
+        "delivery_status_changed, dispatcher_started, dispatcher_stopping, register_channels, "
+        "register_commands, register_routes: fix the name, or disable the plugin with "
+        "THONGBAO_DISABLE_PLUGINS=fake-misspelled"
     ) == str(info.value)
 
 

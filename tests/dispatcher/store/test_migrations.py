@@ -12,6 +12,8 @@ EXPECTED_TABLES = [
     "api_keys",
     "areas",
     "attempts",
+    "consents",
+    "contact_addresses",
     "contact_tags",
     "contacts",
     "deliveries",
