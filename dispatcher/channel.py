@@ -161,6 +161,12 @@ class Channel(ABC):
     async def start(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Open connections; called once before the first send."""
 
+    @property
+    def simulated(self) -> bool:
+        """True when the channel reaches nobody (its sandbox transport): quiet hours and caps
+        then do not apply. By default, a ``transport`` setting of ``"sandbox"``."""
+        return getattr(self.ctx.settings, "transport", None) == "sandbox"
+
     def normalize_address(self, address: str) -> str:
         """Return the canonical form of ``address`` or raise ``InvalidAddressError``."""
         return address.strip()

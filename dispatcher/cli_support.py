@@ -160,6 +160,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     await store.open()
     try:
         services = Services(store, registry)
+        services.audience = settings.audience
         # Built, not started: their checks and previews are pure, and nothing is sent here.
         services.channels = build_channels(settings, registry, services, services.clock, store)
         yield services

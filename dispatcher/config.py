@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dispatcher.errors import ConfigError
 
@@ -47,6 +49,42 @@ class WorkerSettings(BaseModel):
     claim_batches: int = Field(default=4, ge=1, description="batches claimed per channel at once")
 
 
+class AudienceSettings(BaseModel):
+    """Quiet hours and daily caps, in the spirit of Decree 91/2020 on unsolicited messages.
+
+    Emergency announcements pass both; the delivery's reason says so.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="local time for both rules")
+    quiet_start: time | None = Field(
+        default=time(22, 0), description="start of quiet hours, local (None: no quiet hours)"
+    )
+    quiet_end: time = Field(default=time(7, 0), description="end of quiet hours, local")
+    quiet_channels: list[str] = Field(
+        default_factory=lambda: ["sms", "zalo"],
+        description="channels that wait for the morning during quiet hours",
+    )
+    daily_caps: dict[str, int] = Field(
+        default_factory=lambda: {"sms": 3, "zalo": 3},
+        description="most non-emergency messages per person per local day, per channel",
+    )
+    sandbox_exempt: bool = Field(
+        default=True,
+        description="a channel on its sandbox transport reaches nobody, so neither rule applies",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a time zone: write e.g. Asia/Ho_Chi_Minh") from exc
+        return value
+
+
 class Settings(BaseModel):
     """Everything thongbao is configured with."""
 
@@ -58,6 +96,7 @@ class Settings(BaseModel):
     log_json: bool | None = Field(default=None, description="None: JSON unless on a terminal")
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    audience: AudienceSettings = Field(default_factory=AudienceSettings)
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-channel settings, checked by each channel"
     )

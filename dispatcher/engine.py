@@ -22,10 +22,11 @@ from dispatcher.clock import Clock
 from dispatcher.config import Settings
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.events import AnnouncementChange, StatusChange
-from dispatcher.fanout import Fanout, Planner
+from dispatcher.fanout import Fanout, Planner, sent_today
 from dispatcher.metrics import Metrics
 from dispatcher.observers import notify
 from dispatcher.plugins import make_plugin_manager
+from dispatcher.policy import Policy
 from dispatcher.registry import ChannelRegistry, collect_routes
 from dispatcher.retry import RetryPolicy
 from dispatcher.scheduler import Scheduler
@@ -75,10 +76,11 @@ class Dispatcher:
             metrics=self.metrics,
             on_announcements=self.announcements_changed,
         )
+        self.services.audience = self.settings.audience
         self.channels: dict[str, Channel] = {}
         self.workers: dict[str, ChannelWorker] = {}
         self._announcements = AnnouncementCache(self.store)
-        self._planner = Planner(self.channels)
+        self._planner = Planner(self.channels, Policy(self.settings.audience, self.channels))
         self._writes: set[asyncio.Task[object]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: Scheduler | None = None
@@ -313,9 +315,15 @@ class Dispatcher:
                 continue
             announcement = announcements[change.announcement_id]
             blocked = await self._fanout.blocked(announcement, [contact])
+            counts = await sent_today(self.store, self._planner, [contact], now)
             nxt = list(
                 self._planner.for_contact(
-                    announcement, contact, now, from_step=change.step + 1, blocked=blocked
+                    announcement,
+                    contact,
+                    now,
+                    from_step=change.step + 1,
+                    blocked=blocked,
+                    counts=counts,
                 )
             )
             if nxt and await self.store.add_deliveries(

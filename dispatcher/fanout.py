@@ -15,8 +15,16 @@ import structlog
 from dispatcher.channel import Channel
 from dispatcher.clock import Clock
 from dispatcher.errors import InvalidAddressError
+from dispatcher.policy import Policy
 from dispatcher.store.base import NewDelivery, Store
-from schemas import Announcement, AnnouncementStatus, ChannelMode, Contact, DeliveryStatus
+from schemas import (
+    Announcement,
+    AnnouncementStatus,
+    ChannelMode,
+    Contact,
+    DeliveryStatus,
+    Priority,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -34,11 +42,20 @@ def _normalize(channel: Channel, address: str) -> tuple[str, str | None]:
         return address.strip(), f"invalid address: {exc}"
 
 
-class Planner:
-    """Decides, per recipient, which deliveries to write and in which state."""
+Counts = Mapping[tuple[str, str], int]  # (contact id, channel) → non-emergency sent today
 
-    def __init__(self, channels: Mapping[str, Channel]) -> None:
+
+class Planner:
+    """Decides, per recipient, which deliveries to write and in which state.
+
+    Args:
+        channels: the running channels.
+        policy: quiet hours and caps (None: neither applies).
+    """
+
+    def __init__(self, channels: Mapping[str, Channel], policy: Policy | None = None) -> None:
         self.channels = channels
+        self.policy = policy
 
     def _reaches_contacts(self, name: str) -> bool:
         channel = self.channels.get(name)
@@ -60,6 +77,7 @@ class Planner:
         step: int,
         now: datetime,
         blocked: Blocked,
+        counts: Counts,
     ) -> NewDelivery:
         channel = self.channels.get(name)
         raw = contact.addresses.get(name)
@@ -74,16 +92,26 @@ class Planner:
             address, reason = _normalize(channel, raw)
             if reason is None and address in blocked.get(name, ()):
                 reason = "opted out of this channel"
+        due_at, note = now, None
+        if reason is None and self.policy is not None:
+            verdict = self.policy.judge(
+                name,
+                emergency=announcement.priority is Priority.EMERGENCY,
+                now=now,
+                sent_today=counts.get((contact.id, name), 0),
+            )
+            reason, note, due_at = verdict.suppress, verdict.note, verdict.due_at or now
         return NewDelivery(
             announcement_id=announcement.id,
             channel=name,
             address=address,
             priority=announcement.priority,
-            due_at=now,
+            due_at=due_at,
             contact_id=contact.id,
             status=DeliveryStatus.SUPPRESSED if reason else DeliveryStatus.QUEUED,
             reason=reason,
             step=step,
+            note=note,
         )
 
     def for_contact(
@@ -94,15 +122,19 @@ class Planner:
         *,
         from_step: int = 0,
         blocked: Blocked | None = None,
+        counts: Counts | None = None,
     ) -> Iterator[NewDelivery]:
         """Deliveries for one contact: every channel (``all``) or the first usable one from
-        ``from_step`` on (``fallback``; when none is usable, the reason of the first)."""
+        ``from_step`` on (``fallback``, in the contact's preferred order; when none is
+        usable, the reason of the first)."""
         excluded = self._excluded(announcement)
         first: NewDelivery | None = None
-        for step, name in enumerate(announcement.channels):
+        for step, name in enumerate(self.order(announcement, contact)):
             if step < from_step or not self._reaches_contacts(name):
                 continue
-            candidate = self._candidate(announcement, contact, name, step, now, blocked or {})
+            candidate = self._candidate(
+                announcement, contact, name, step, now, blocked or {}, counts or {}
+            )
             if candidate.address in excluded.get(name, ()):
                 continue
             if announcement.mode is ChannelMode.ALL:
@@ -114,6 +146,14 @@ class Planner:
             first = first or candidate
         if first is not None:
             yield first
+
+    def order(self, announcement: Announcement, contact: Contact) -> list[str]:
+        """The announcement's channels in the order this contact gets them: with
+        ``fallback``, the contact's preferred channels first (in their order)."""
+        if announcement.mode is ChannelMode.ALL or not contact.preferred_channels:
+            return list(announcement.channels)
+        preferred = [c for c in contact.preferred_channels if c in announcement.channels]
+        return preferred + [c for c in announcement.channels if c not in preferred]
 
     def addresses_of(
         self, announcement: Announcement, contacts: Sequence[Contact], owned: Owned | None = None
@@ -188,6 +228,16 @@ async def owned_recipients(
             if found:
                 owned[name] = list(found)
     return owned
+
+
+async def sent_today(
+    store: Store, planner: Planner, contacts: Sequence[Contact], now: datetime
+) -> Counts:
+    """Per (contact, channel), the non-emergency deliveries of today, when caps apply."""
+    policy = planner.policy
+    if policy is None or not policy.settings.daily_caps or not contacts:
+        return {}
+    return await store.recent_counts([c.id for c in contacts], policy.day_start(now))
 
 
 async def blocked_addresses(
@@ -274,10 +324,13 @@ class Fanout:
                 break
             now = self.clock.now()
             blocked = await self.blocked(announcement, contacts)
+            counts = await sent_today(self.store, self.planner, contacts, now)
             batch = [
                 d
                 for c in contacts
-                for d in self.planner.for_contact(announcement, c, now, blocked=blocked)
+                for d in self.planner.for_contact(
+                    announcement, c, now, blocked=blocked, counts=counts
+                )
             ]
             after = contacts[-1].id
             written = await self._write(ann_id, batch, CONTACTS_CURSOR + after)

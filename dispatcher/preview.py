@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from dispatcher.channel import Channel, OutboundMessage
-from dispatcher.fanout import Planner, blocked_addresses, owned_recipients
+from dispatcher.fanout import Planner, blocked_addresses, owned_recipients, sent_today
+from dispatcher.policy import QUIET, Policy
 from dispatcher.render import SAMPLE_CONTACT, outbound_message, person
 from dispatcher.store.base import NewDelivery, Store
 from schemas import (
@@ -59,15 +60,19 @@ class _Tally:
         self.suppressed: dict[str, Counter[str]] = {}
         self.seen: set[tuple[str, str]] = set()
         self.duplicates = 0
+        self.deferred: dict[str, Counter[str]] = {}
 
     def add(self, delivery: NewDelivery) -> None:
         key = (delivery.channel, delivery.address)
         if key in self.seen:
             self.duplicates += 1
+            self.suppressed.setdefault(delivery.channel, Counter())["duplicate"] += 1
             return
         self.seen.add(key)
         if delivery.status is DeliveryStatus.QUEUED:
             self.queued[delivery.channel] += 1
+            if delivery.note and delivery.note.startswith(QUIET):
+                self.deferred.setdefault(delivery.channel, Counter())[QUIET] += 1
         else:
             self.suppressed.setdefault(delivery.channel, Counter())[
                 _reason_key(delivery.reason)
@@ -81,10 +86,11 @@ async def preview(
     *,
     now: datetime,
     batch_size: int = 1000,
+    policy: Policy | None = None,
 ) -> Preview:
     """Count the draft's deliveries per channel and inspect its text on each channel."""
     announcement = draft(data, now)
-    planner = Planner(channels)
+    planner = Planner(channels, policy)
     tally = _Tally()
     owned = await owned_recipients(store, channels, announcement)
     blocked = await blocked_addresses(store, planner, announcement, [], owned)
@@ -95,8 +101,11 @@ async def preview(
     while contacts := await store.audience_batch(data.audience, after=after, limit=batch_size):
         first = first or contacts[0]
         blocked = await blocked_addresses(store, planner, announcement, contacts)
+        counts = await sent_today(store, planner, contacts, now)
         for contact in contacts:
-            for delivery in planner.for_contact(announcement, contact, now, blocked=blocked):
+            for delivery in planner.for_contact(
+                announcement, contact, now, blocked=blocked, counts=counts
+            ):
                 tally.add(delivery)
         after = contacts[-1].id
         if len(contacts) < batch_size:
@@ -124,4 +133,5 @@ def _channel(
         problems=list(seen.problems),
         recipients=tally.queued[name],
         suppressed=dict(tally.suppressed.get(name, {})),
+        deferred=dict(tally.deferred.get(name, {})),
     )

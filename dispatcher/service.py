@@ -16,12 +16,14 @@ from typing import Any
 from dispatcher.areas import official_areas
 from dispatcher.channel import Channel
 from dispatcher.clock import Clock
+from dispatcher.config import AudienceSettings
 from dispatcher.contacts import validate_areas
 from dispatcher.errors import InvalidRequestError, NotFoundError
 from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.keys import Role, hash_token, new_token
 from dispatcher.metrics import Metrics
 from dispatcher.people import prepare_contacts
+from dispatcher.policy import Policy
 from dispatcher.preview import preview, sample_message
 from dispatcher.registry import ChannelRegistry
 from dispatcher.render import template_problems
@@ -86,6 +88,7 @@ class Services:
         self._metrics = metrics
         self._on_announcements = on_announcements
         self.channels: Mapping[str, Channel] = {}
+        self.audience = AudienceSettings()
 
     # -- announcements ---------------------------------------------------------------------
     def check_announcement(self, data: AnnouncementIn, *, channel_problems: bool = True) -> None:
@@ -124,7 +127,8 @@ class Services:
         """What ``data`` would send per channel: text, channel details, problems, and how
         many recipients it would reach or suppress, and why. Nothing is written."""
         self.check_announcement(data, channel_problems=False)
-        return await preview(self.store, self.channels, data, now=self.clock.now())
+        policy = Policy(self.audience, self.channels)
+        return await preview(self.store, self.channels, data, now=self.clock.now(), policy=policy)
 
     async def create_announcement(
         self,

@@ -102,6 +102,11 @@ class Delivery(BaseModel):
     status: DeliveryStatus
     failure_kind: FailureKind | None = None
     reason: str | None = None
+    note: str | None = Field(
+        default=None,
+        description="what the audience rules did: 'quiet hours: waits until 07:00', "
+        "'emergency: sent despite quiet hours'",
+    )
     provider_id: str | None = None
     provider_code: str | None = None
     attempt_count: int = 0

@@ -14,8 +14,10 @@ class ChannelPreview(BaseModel):
         text: the text the first recipient would get, as the channel would send it.
         details: channel facts (SMS: encoding, segments, stripped diacritics).
         problems: why the channel would refuse it; an announcement with problems is refused.
-        recipients: deliveries that would be queued now.
-        suppressed: deliveries that would not go out, counted by reason.
+        recipients: deliveries that would be queued (including those that wait).
+        suppressed: deliveries that would not go out, counted by reason ("opted out of this
+            channel", "no address for this channel", "daily cap reached", "duplicate", …).
+        deferred: queued deliveries that would wait, by reason ("quiet hours").
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -26,6 +28,7 @@ class ChannelPreview(BaseModel):
     problems: list[str] = Field(default_factory=list)
     recipients: int = 0
     suppressed: dict[str, int] = Field(default_factory=dict)
+    deferred: dict[str, int] = Field(default_factory=dict)
 
 
 class Preview(BaseModel):

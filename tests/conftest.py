@@ -48,6 +48,9 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
             "db": str(tmp_path / "thongbao.db"),
             "data_dir": str(tmp_path / "data"),
             "worker": worker,
+            # Quiet hours and caps are off unless a test is about them (tests/dispatcher/
+            # test_audience_rules.py): the scripted channels would otherwise be subject to them.
+            "audience": {"quiet_start": None, "daily_caps": {}},
         }
         data.update(overrides)
         return Settings.model_validate(data)

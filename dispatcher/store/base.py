@@ -96,6 +96,7 @@ class NewDelivery:
     status: DeliveryStatus = DeliveryStatus.QUEUED
     reason: str | None = None
     step: int = 0
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

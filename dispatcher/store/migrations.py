@@ -221,6 +221,7 @@ CREATE TABLE consents (
     source TEXT NOT NULL,
     PRIMARY KEY (contact_id, channel)
 ) WITHOUT ROWID;
+ALTER TABLE deliveries ADD COLUMN note TEXT;
 CREATE INDEX deliveries_contact ON deliveries (contact_id, channel, created_at)
     WHERE contact_id IS NOT NULL
 """

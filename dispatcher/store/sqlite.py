@@ -210,8 +210,8 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
             before = db.total_changes
             await db.executemany(
                 "INSERT OR IGNORE INTO deliveries (announcement_id, channel, address, contact_id, "
-                "status, priority_rank, due_at, step, reason, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "status, priority_rank, due_at, step, reason, created_at, updated_at, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [queue.new_delivery_params(d) for d in deliveries],
             )
             inserted = db.total_changes - before

@@ -53,6 +53,7 @@ def new_delivery_params(d: NewDelivery) -> tuple[Any, ...]:
         d.reason,
         due,
         due,
+        d.note,
     )
 
 

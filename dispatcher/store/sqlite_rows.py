@@ -74,7 +74,8 @@ def contact(row: Row) -> Contact:
 
 DELIVERY_COLUMNS = (
     "id, announcement_id, channel, address, contact_id, status, failure_kind, reason, "
-    "provider_id, provider_code, attempt_count, unknown_count, due_at, created_at, updated_at"
+    "provider_id, provider_code, attempt_count, unknown_count, due_at, created_at, updated_at, "
+    "note"
 )
 
 
@@ -92,6 +93,7 @@ def delivery(
         status=status,
         failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
         reason=row["reason"],
+        note=row["note"],
         provider_id=row["provider_id"],
         provider_code=row["provider_code"],
         attempt_count=row["attempt_count"],

@@ -36,7 +36,8 @@ async def test_preview_counts_recipients_and_suppressions_without_writing(
                     text="Chào Người 0",
                     details={"characters": 12},
                     recipients=5,
-                    suppressed={"opted out of this channel": 1},
+                    # +84910000001 is listed and is a contact's too: one message, once counted.
+                    suppressed={"opted out of this channel": 1, "duplicate": 1},
                 ),
                 ChannelPreview(
                     channel="email",

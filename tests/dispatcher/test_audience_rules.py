@@ -1,0 +1,142 @@
+"""Quiet hours, daily caps and preferred channels, on an injected clock (never sleeps)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine_helpers import announce, deliveries, directory
+from scripted import scripted
+
+from dispatcher.clock import FakeClock
+from schemas import AnnouncementIn, DeliveryStatus
+
+# 23:00 in Hà Nội (UTC+7).
+NIGHT = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+# 10:00 in Hà Nội.
+MORNING = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+RULES = {"quiet_start": "22:00", "quiet_end": "07:00", "daily_caps": {"sms": 2}}
+
+
+async def _night_dispatcher(dispatcher_factory, clock: FakeClock, **rules):
+    d = await dispatcher_factory(
+        {"sms": scripted("sms"), "zalo": scripted("zalo")},
+        clock=clock,
+        audience={**RULES, **rules},
+    )
+    await directory(d, per_commune=1)
+    return d
+
+
+async def test_a_night_announcement_waits_for_seven_in_the_morning(dispatcher_factory) -> None:
+    clock = FakeClock(NIGHT)
+    d = await _night_dispatcher(dispatcher_factory, clock)
+    ann = await announce(d, audience={"contact_ids": ["c00000"]})
+    await d.run(until_idle=True)
+    [waiting] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.QUEUED, "quiet hours: waits until 07:00") == (
+        waiting.status,
+        waiting.note,
+    )
+    assert [] == d.channels["sms"].sent
+    clock.advance(7 * 3600 + 59 * 60)  # 06:59
+    await d.run(until_idle=True)
+    assert [] == d.channels["sms"].sent
+    clock.advance(60)  # 07:00
+    await d.run(until_idle=True)
+    assert ["+84910000000"] == [m.address for m in d.channels["sms"].sent]
+
+
+async def test_an_emergency_goes_at_night_and_says_so(dispatcher_factory) -> None:
+    d = await _night_dispatcher(dispatcher_factory, FakeClock(NIGHT))
+    ann = await announce(d, priority="emergency", audience={"contact_ids": ["c00000"]})
+    await d.run(until_idle=True)
+    [sent] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.SENT, "emergency: sent despite quiet hours") == (
+        sent.status,
+        sent.note,
+    )
+
+
+async def test_quiet_hours_leave_other_channels_alone(dispatcher_factory) -> None:
+    d = await _night_dispatcher(dispatcher_factory, FakeClock(NIGHT), quiet_channels=["zalo"])
+    ann = await announce(d, audience={"contact_ids": ["c00000"]}, channels=["sms", "zalo"])
+    await d.run(until_idle=True)
+    statuses = {x.channel: x.status for x in await deliveries(d, ann.id)}
+    assert {"sms": DeliveryStatus.SENT, "zalo": DeliveryStatus.QUEUED} == statuses
+
+
+async def test_the_daily_cap_suppresses_the_third_message_until_the_next_day(
+    dispatcher_factory,
+) -> None:
+    clock = FakeClock(MORNING)
+    d = await _night_dispatcher(dispatcher_factory, clock, quiet_start=None)
+    one = {"audience": {"contact_ids": ["c00000"]}}
+    sent = []
+    for _ in range(3):
+        sent.append(await announce(d, **one))
+        await d.run(until_idle=True)
+    first, second, third = sent
+    found = [(await deliveries(d, a.id))[0] for a in (first, second, third)]
+    assert [DeliveryStatus.SENT, DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED] == [
+        x.status for x in found
+    ]
+    assert "daily cap reached: at most 2 a day on sms" == found[2].reason
+    urgent = await announce(d, priority="emergency", **one)
+    await d.run(until_idle=True)
+    [x] = await deliveries(d, urgent.id)
+    assert (DeliveryStatus.SENT, "emergency: sent despite daily cap reached") == (
+        x.status,
+        x.note,
+    )
+    clock.advance(24 * 3600)
+    fourth = await announce(d, **one)
+    await d.run(until_idle=True)
+    assert DeliveryStatus.SENT == (await deliveries(d, fourth.id))[0].status
+
+
+async def test_the_preview_counts_what_waits_and_what_the_cap_stops(dispatcher_factory) -> None:
+    d = await _night_dispatcher(dispatcher_factory, FakeClock(NIGHT), daily_caps={"zalo": 0})
+    preview = await d.services.preview(
+        AnnouncementIn.model_validate(
+            {
+                "title": "T",
+                "body": "B",
+                "channels": ["sms", "zalo"],
+                "audience": {"areas": ["01"], "contact_ids": ["c00000"]},
+            }
+        )
+    )
+    sms, zalo = preview.channels
+    assert (2, {"quiet hours": 2}) == (sms.recipients, sms.deferred)
+    assert (0, {"daily cap reached": 2}) == (zalo.recipients, zalo.suppressed)
+
+
+async def test_a_fallback_starts_with_the_persons_preferred_channel(dispatcher_factory) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms"), "zalo": scripted("zalo")})
+    await directory(d, per_commune=1)
+    report = await d.services.import_contacts(
+        [
+            {
+                "id": "c00000",
+                "area_code": "00004",
+                "addresses": {"sms": "+84910000000", "zalo": "+84910000000"},
+                "preferred_channels": ["sms"],
+            }
+        ]
+    )
+    assert report.ok, report.errors
+    ann = await announce(d, channels=["zalo", "sms"], mode="fallback")
+    await d.run(until_idle=True)
+    firsts = {x.contact_id: x.channel for x in await deliveries(d, ann.id)}
+    assert {"c00000": "sms", "c00010": "zalo"} == firsts
+
+
+async def test_a_sandboxed_channel_reaches_nobody_so_no_rule_holds_it(
+    dispatcher_factory,
+) -> None:
+    sandboxed = scripted("sms", simulated=True)
+    d = await dispatcher_factory({"sms": sandboxed}, clock=FakeClock(NIGHT), audience=RULES)
+    await directory(d, per_commune=1)
+    ann = await announce(d, audience={"contact_ids": ["c00000"]})
+    await d.run(until_idle=True)
+    assert [DeliveryStatus.SENT] == [x.status for x in await deliveries(d, ann.id)]
