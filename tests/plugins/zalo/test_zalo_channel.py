@@ -43,9 +43,39 @@ def test_bad_zalo_addresses_are_refused_with_advice(address: str, advice: str) -
         normalize_zalo_address(address)
 
 
-def test_only_the_sandbox_transport_exists() -> None:
-    with pytest.raises(ValidationError):
-        ZaloSettings.model_validate({"transport": "zns"})
+def test_the_sandbox_stays_the_default_even_with_credentials() -> None:
+    api = {"app_id": "1", "secret_key": "s", "refresh_token": "r"}
+    assert "sandbox" == ZaloSettings.model_validate({"api": api}).transport
+
+
+@pytest.mark.parametrize(
+    ("data", "advice"),
+    [
+        pytest.param({"transport": "zns"}, "sandbox", id="unknown-transport"),
+        pytest.param({"transport": "zalo"}, "api.app_id", id="zalo-without-api"),
+        pytest.param(
+            {"transport": "zalo", "api": {"app_id": "1", "secret_key": "s"}},
+            "refresh_token",
+            id="no-token-at-all",
+        ),
+        pytest.param({"zns": {"default_template": "abc"}}, "template id", id="bad-template"),
+        pytest.param(
+            {
+                "api": {
+                    "app_id": "1",
+                    "secret_key": "s",
+                    "refresh_token": "r",
+                    "quota_timezone": "Mars/Base",
+                }
+            },
+            "time zone",
+            id="bad-zone",
+        ),
+    ],
+)
+def test_bad_settings_are_refused_with_advice(data: dict[str, object], advice: str) -> None:
+    with pytest.raises(ValidationError, match=advice):
+        ZaloSettings.model_validate(data)
 
 
 def test_wrong_settings_model_is_a_config_error(tmp_path: Path) -> None:
