@@ -13,6 +13,7 @@ from dispatcher.api import (
     deliveries,
     health,
     openapi,
+    people,
     preview,
 )
 from dispatcher.api.auth import guarded
@@ -31,6 +32,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *preview.ENDPOINTS,
     *deliveries.ENDPOINTS,
     *contacts.ENDPOINTS,
+    *people.ENDPOINTS,
     *apikeys.ENDPOINTS,
     *health.ENDPOINTS,
     *openapi.ENDPOINTS,

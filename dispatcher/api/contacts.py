@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatcher.api.endpoint import Endpoint, Reply, json_model
-from dispatcher.api.models import AreaImport, ContactImport, ImportResult
-from dispatcher.api.params import check_json_text, is_json, read_text
+from dispatcher.api.endpoint import Endpoint, Param, Reply, json_model
+from dispatcher.api.models import AreaImport, ContactImport, ImportResult, RejectedRow
+from dispatcher.api.params import Query, check_json_text, is_json, read_text
 from dispatcher.api.problems import ProblemError
 from dispatcher.contacts import parse_areas, parse_contacts
 from dispatcher.keys import Role
@@ -70,6 +70,14 @@ async def _read_rows(request: web.Request, parse: Parser) -> list[dict[str, Any]
 async def _import(request: web.Request, parse: Parser, run: Importer) -> web.Response:
     rows = await _read_rows(request, parse)
     report = await run(rows)
+    if report.errors and report.accepted:
+        return json_model(
+            ImportResult(
+                accepted=report.accepted,
+                mapped=report.mapped,
+                rejected=[RejectedRow(row=row, msg=msg) for row, msg in report.errors],
+            )
+        )
     if report.errors:
         raise ProblemError(
             422,
@@ -78,17 +86,27 @@ async def _import(request: web.Request, parse: Parser, run: Importer) -> web.Res
             title="Invalid rows",
             errors=[{"row": row, "msg": msg} for row, msg in report.errors],
         )
-    return json_model(ImportResult(accepted=report.accepted))
+    return json_model(ImportResult(accepted=report.accepted, mapped=report.mapped))
 
 
 async def import_contacts(request: web.Request) -> web.Response:
-    """Add or replace contacts by id, all of them or (when a row is bad) none.
+    """Add or replace contacts by id (your own id), all of them or (when a row is bad) none.
 
     JSON: a list of contacts or ``{"contacts": [...]}``. CSV: a header line with ``id, name,
-    area_code, tags, language, opt_outs`` (lists ``;``-separated) and one column per channel
-    holding that channel's address.
+    area_code`` (or ``old_area_code``, a pre-2025 code) ``, tags, language, opt_outs,
+    preferred_channels`` (lists ``;``-separated) and one column per channel holding that
+    channel's address. ``old_codes=true``: ``area_code`` holds pre-2025 codes.
+    ``partial=true``: write the good rows and list the others. A row whose address another
+    person holds (in the file or the directory) is refused.
     """
-    return await _import(request, parse_contacts, services(request).import_contacts)
+    query = Query(request, ("old_codes", "partial"))
+    old_codes, partial = query.flag("old_codes"), query.flag("partial")
+    query.check()
+
+    async def run(rows: list[dict[str, Any]]) -> ImportReport:
+        return await services(request).import_contacts(rows, old_codes=old_codes, partial=partial)
+
+    return await _import(request, parse_contacts, run)
 
 
 async def import_areas(request: web.Request) -> web.Response:
@@ -100,6 +118,7 @@ async def import_areas(request: web.Request) -> web.Response:
 
 
 _CSV: dict[str, Any] = {"type": "string", "contentMediaType": "text/csv"}
+_BOOL: dict[str, Any] = {"type": "string", "enum": ["true", "false"]}
 _DONE = (Reply(200, "Every row was written.", ImportResult),)
 
 
@@ -116,6 +135,10 @@ ENDPOINTS = (
         summary="Import contacts",
         tag="directory",
         roles=(Role.STAFF,),
+        params=(
+            Param("old_codes", "query", _BOOL, "area_code holds pre-2025 codes."),
+            Param("partial", "query", _BOOL, "Write the good rows, list the bad ones."),
+        ),
         body=_body(ContactImport),
         replies=_DONE,
     ),

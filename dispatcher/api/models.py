@@ -67,10 +67,31 @@ class AreaImport(RootModel[list[Area] | AreaList]):
     """Areas to import: a list, or ``{"areas": [...]}``."""
 
 
+class RejectedRow(BaseModel):
+    """A row a partial import left out, and why."""
+
+    row: int
+    msg: str
+
+
 class ImportResult(BaseModel):
-    """An import that was written in full."""
+    """What an import wrote: every row, or (``partial=true``) the good ones."""
 
     accepted: int
+    mapped: int = Field(default=0, description="rows whose pre-2025 area code was mapped")
+    rejected: list[RejectedRow] = Field(default_factory=list)
+
+
+class AreaMatches(BaseModel):
+    """Areas found by a search."""
+
+    items: list[Area]
+
+
+class OfficialAreas(BaseModel):
+    """How many official areas were loaded."""
+
+    loaded: int
 
 
 class Health(BaseModel):

@@ -161,6 +161,13 @@ class Query:
             return None
         return value
 
+    def flag(self, name: str) -> bool:
+        """A ``true``/``false`` parameter; absent is false."""
+        value = self._query.get(name)
+        if value not in (None, "true", "false"):
+            self._error(name, "must be true or false")
+        return value == "true"
+
     def enum(self, name: str, kind: type[E]) -> E | None:
         """A parameter that must be one of ``kind``'s values, or None when absent."""
         value = self._query.get(name)

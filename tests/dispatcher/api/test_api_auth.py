@@ -23,6 +23,12 @@ PROTECTED = [
     ("GET", "/v1/deliveries/{id}", "/v1/deliveries/1", READERS),
     ("POST", "/v1/contacts/import", "/v1/contacts/import", {STAFF}),
     ("POST", "/v1/areas/import", "/v1/areas/import", {STAFF}),
+    ("GET", "/v1/contacts/export", "/v1/contacts/export", set()),
+    ("GET", "/v1/contacts/{id}", "/v1/contacts/x", {STAFF, OPERATOR}),
+    ("PUT", "/v1/contacts/{id}/consents/{channel}", "/v1/contacts/x/consents/sms", {STAFF}),
+    ("DELETE", "/v1/contacts/{id}", "/v1/contacts/x", set()),
+    ("GET", "/v1/areas", "/v1/areas?q=ba", {STAFF, OPERATOR}),
+    ("POST", "/v1/areas/official", "/v1/areas/official", set()),
     ("POST", "/v1/keys", "/v1/keys", set()),
     ("GET", "/hooks/test/private", "/hooks/test/private", {OPERATOR}),
 ]

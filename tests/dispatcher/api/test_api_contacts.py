@@ -50,7 +50,10 @@ async def test_contacts_import_writes_every_row(api_client: Any, kwargs: dict[st
 
     response = await api_client.client.post("/v1/contacts/import", headers=headers, **kwargs)
 
-    assert (200, {"accepted": 2}) == (response.status, await response.json())
+    assert (200, {"accepted": 2, "mapped": 0, "rejected": []}) == (
+        response.status,
+        await response.json(),
+    )
     assert [Contact.model_validate(c) for c in CONTACTS] == await _stored(api_client, ["c1", "c2"])
 
 
@@ -97,7 +100,7 @@ async def test_contacts_json_of_the_wrong_shape_is_422(api_client: Any, payload:
 async def test_empty_import_accepts_nothing(api_client: Any) -> None:
     response = await _post(api_client, "/v1/contacts/import", json=[])
 
-    assert {"accepted": 0} == await response.json()
+    assert {"accepted": 0, "mapped": 0, "rejected": []} == await response.json()
 
 
 async def test_areas_import_json_and_csv(api_client: Any) -> None:
@@ -109,7 +112,10 @@ async def test_areas_import_json_and_csv(api_client: Any) -> None:
         api_client, "/v1/areas/import", data=csv, headers={"Content-Type": "text/csv"}
     )
 
-    assert [(200, {"accepted": 1}), (200, {"accepted": 2})] == [
+    assert [
+        (200, {"accepted": 1, "mapped": 0, "rejected": []}),
+        (200, {"accepted": 2, "mapped": 0, "rejected": []}),
+    ] == [
         (first.status, await first.json()),
         (second.status, await second.json()),
     ]
@@ -122,3 +128,20 @@ async def test_areas_import_with_a_bad_row_is_422(api_client: Any) -> None:
 
     body = await api_client.problem(response, 422)
     assert [2] == [error["row"] for error in body["errors"]]
+
+
+async def test_a_partial_import_with_old_codes_writes_the_good_rows(api_client: Any) -> None:
+    client = api_client.client
+    loaded = await client.post("/v1/areas/official", headers=api_client.auth(Role.ADMIN))
+    assert {"loaded": 3355} == await loaded.json()
+    body = "id,name,area_code,sms\nh1,A,00001,+84912345678\nh2,B,99999,+84912345679\n"
+    response = await client.post(
+        "/v1/contacts/import?old_codes=true&partial=true",
+        data=body,
+        headers={**api_client.auth(Role.STAFF), "Content-Type": "text/csv"},
+    )
+    answer = await response.json()
+    assert (200, 1, 1) == (response.status, answer["accepted"], answer["mapped"])
+    assert [2] == [r["row"] for r in answer["rejected"]]
+    found = await client.get("/v1/contacts/h1", headers=api_client.auth(Role.OPERATOR))
+    assert "00097" == (await found.json())["contact"]["area_code"]
