@@ -242,6 +242,22 @@ def test_importing_the_examples(cli: Invoke) -> None:
     )
 
 
+def test_old_codes_partial_import_consent_export_and_erasure(cli: Invoke, workdir: Path) -> None:
+    assert "loaded 3355 official areas\n" == cli("areas", "load-official").stdout
+    assert "00004\tPhường Ba Đình\t01" in cli("areas", "search", "phuong ba dinh").stdout
+    rows = workdir / "old.csv"
+    rows.write_text("id,name,old_area_code,sms\nh1,A,00001,0912345678\nh2,B,99999,0912345679\n")
+    cli("contacts", "import", str(rows), code=1)
+    result = cli("contacts", "import", "--partial", str(rows))
+    assert "imported 1 contacts (1 pre-2025 area codes mapped); 1 row(s) left out" in result.stdout
+    cli("contacts", "consent", "h1", "sms", "out", "--source", "gọi điện")
+    [line] = cli("contacts", "export").stdout.splitlines()
+    exported = json.loads(line)
+    assert ("00097", ["sms"]) == (exported["area_code"], exported["opt_outs"])
+    cli("contacts", "erase", "h1")
+    assert "" == cli("contacts", "export").stdout
+
+
 def test_bad_rows_are_listed_and_nothing_is_imported(cli: Invoke, workdir: Path) -> None:
     bad = workdir / "bad.csv"
     bad.write_text("id,name,area_code,sms\nc1,An,01,0912345678\nc1,Bình,01,\n,Chi,@@,\n")
