@@ -1,10 +1,12 @@
-"""The loudspeaker channel plugin (sandbox transport for now)."""
+"""The loudspeaker channel plugin: ward loudspeaker clusters, slots, spoken scripts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dispatcher import ChannelSpec, hookimpl
+import click
+
+from dispatcher import ChannelSpec, RouteSpec, hookimpl
 from plugins.loudspeaker.channel import LoudspeakerChannel
 from plugins.loudspeaker.settings import LoudspeakerSettings
 
@@ -16,5 +18,21 @@ def register_channels() -> Iterator[ChannelSpec]:
         name="loudspeaker",
         factory=LoudspeakerChannel,
         settings=LoudspeakerSettings,
-        description="Broadcast scripts for ward loudspeaker clusters (sandbox for now)",
+        description="Ward loudspeaker clusters: spoken scripts in daily slots, HTTP or MQTT",
     )
+
+
+@hookimpl
+def register_routes() -> Iterator[RouteSpec]:
+    """Controllers' reports and heartbeats, audio files, programme, registry, recordings."""
+    from plugins.loudspeaker.routes import ROUTES
+
+    yield from ROUTES
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """``thongbao loudspeaker import|programme|upload``."""
+    from plugins.loudspeaker.cli import loudspeaker_group  # the CLI machinery only when needed
+
+    cli.add_command(loudspeaker_group)

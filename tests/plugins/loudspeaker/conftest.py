@@ -1,0 +1,78 @@
+"""Fixtures for the loudspeaker channel tests (helpers in ``loudspeaker_helpers``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from loudspeaker_helpers import (
+    AREAS,
+    START,
+    TOKEN,
+    Controller,
+    Loud,
+    LoudFactory,
+    broker_available,
+    espeak_available,
+    need_service,
+)
+
+from dispatcher.api.app import make_app
+from dispatcher.clock import FakeClock
+from dispatcher.config import Settings
+from dispatcher.engine import Dispatcher
+from dispatcher.keys import Role
+from dispatcher.plugins import make_plugin_manager
+
+
+@pytest.fixture
+def espeak() -> None:
+    need_service(espeak_available(), "espeak-ng (apt-get install espeak-ng)")
+
+
+@pytest.fixture
+def broker() -> None:
+    need_service(broker_available(), "the Mosquitto broker on 127.0.0.1:1883")
+
+
+@pytest.fixture
+async def controller() -> AsyncIterator[Controller]:
+    fake = Controller()
+    app = web.Application()
+    app.router.add_post("/schedule", fake.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    fake.url = str(server.make_url("/schedule"))
+    yield fake
+    await server.close()
+
+
+@pytest.fixture
+async def loud_factory(settings_factory: Callable[..., Settings]) -> AsyncIterator[LoudFactory]:
+    """``await make(**channel_settings)`` → the engine on the loudspeaker plugin alone."""
+    made: list[tuple[Dispatcher, TestClient[web.Request, web.Application]]] = []
+
+    async def make(**loudspeaker: Any) -> Loud:
+        channel = {"resync_interval": 0, "report_token": TOKEN, **loudspeaker}
+        settings = settings_factory(
+            enabled_channels=["loudspeaker"], channels={"loudspeaker": channel}
+        )
+        clock = FakeClock(START)
+        engine = Dispatcher(settings, pm=make_plugin_manager(entrypoints=False), clock=clock)
+        await engine.start()
+        app = make_app(engine.services, routes=engine.routes, metrics=engine.metrics)
+        client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        made.append((engine, client))
+        report = await engine.services.import_areas(AREAS)
+        assert report.ok, report.errors
+        _, admin = await engine.services.create_api_key(Role.ADMIN, "admin")
+        return Loud(engine, client, clock, admin)
+
+    yield make
+    for engine, client in made:
+        await client.close()
+        await engine.stop()
