@@ -177,3 +177,41 @@ async def test_a_stop_reply_opts_the_sender_out_of_zalo(
         engine, channels=["zalo"], mode="all", audience={"addresses": {"zalo": [USER_ID]}}
     )
     assert [] == zalo[0].oa
+
+
+async def test_the_fallback_chain_follows_receipts_and_its_deadline(
+    engine: Dispatcher, zalo: tuple[FakeZalo, str], client: Client, clock: FakeClock
+) -> None:
+    fake, _ = zalo
+    fake.no_zalo.add(WITHOUT_ZALO[1:])
+    announcement_id = await announce(engine, fallback_after=600)
+    page = await engine.services.list_deliveries(announcement_id, limit=10)
+    zns = {x.address: x for x in page.items if x.channel == "zalo"}
+    # c1 reads it on Zalo before the deadline; c3's Zalo is sent but never confirmed.
+    event = {
+        "event_name": "user_received_message",
+        "sender": {"id": "oa-1"},
+        "recipient": {"id": USER_ID},
+        "message": {"msg_id": f"zns-{zns[WITH_ZALO].id}", "tracking_id": zns[WITH_ZALO].id},
+    }
+    body, headers = signed(event, clock.now())
+    assert (
+        200 == (await client.post("/v1/callbacks/zalo/webhook", data=body, headers=headers)).status
+    )
+    # c2 has no Zalo account: the SMS went at once, without waiting for the deadline.
+    assert {("sms", WITHOUT_ZALO): "delivered"} == {
+        k: v for k, v in (await deliveries(engine, announcement_id)).items() if k[0] == "sms"
+    }
+    clock.advance(601)
+    await engine.run(until_idle=True)
+    found = await deliveries(engine, announcement_id)
+    assert {
+        ("zalo", WITH_ZALO): "delivered",
+        ("zalo", WITHOUT_ZALO): "failed",
+        ("zalo", BLOCKED): "sent",
+        ("sms", WITHOUT_ZALO): "delivered",
+        ("sms", BLOCKED): "delivered",
+    } == found
+    # Paid messages: two ZNS accepted (c1, c3) and two SMS (c2 at once, c3 after the deadline).
+    accepted_zns = [b["phone"] for b in fake.zns if b["phone"] != WITHOUT_ZALO[1:]]
+    assert 4 == len(accepted_zns) + sum(1 for k in found if k[0] == "sms")
