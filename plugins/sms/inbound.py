@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from dispatcher import RouteSpec, services
+from dispatcher.text import fold as folded
 from plugins.sms.callback import problem
 
 log = structlog.get_logger(__name__)
@@ -53,9 +54,7 @@ _SPACES = re.compile(r"\s+")
 
 def fold(text: str) -> str:
     """``text`` for keyword matching: no diacritics (đ → d), upper case, single spaces."""
-    stripped = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(char for char in stripped if not unicodedata.combining(char))
-    return _SPACES.sub(" ", bare).strip().upper()
+    return folded(text).upper()
 
 
 def stop_keyword(text: str, keywords: Sequence[str]) -> str | None:
