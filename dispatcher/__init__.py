@@ -32,18 +32,21 @@ from dispatcher.errors import (
     RateLimitedError,
     TransientDeliveryError,
 )
-from dispatcher.events import StatusChange
+from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.hookspecs import hookimpl, hookspec
 from dispatcher.plugins import get_plugins, make_plugin_manager
 from dispatcher.sandbox import SandboxSettings, SandboxTransport
 from dispatcher.sandbox_channel import SandboxChannel
 from dispatcher.service import Services
 from dispatcher.state import LeaseTimeoutError, PluginState
+from dispatcher.store.base import Store
+from dispatcher.text import fold
 from dispatcher.webkeys import services
 from schemas import DeliveryStatus, FailureKind, Priority, ReceiptIn
 
 __all__ = [
     "Accepted",
+    "AnnouncementChange",
     "Channel",
     "ChannelContext",
     "ChannelNotFoundError",
@@ -80,7 +83,9 @@ __all__ = [
     "Services",
     "Settings",
     "StatusChange",
+    "Store",
     "TransientDeliveryError",
+    "fold",
     "get_plugins",
     "hookimpl",
     "hookspec",

@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from dispatcher import RouteSpec, services
-from dispatcher.text import fold as folded
+from dispatcher import fold as fold_text
 from plugins.sms.callback import problem
 
 log = structlog.get_logger(__name__)
@@ -54,7 +54,7 @@ _SPACES = re.compile(r"\s+")
 
 def fold(text: str) -> str:
     """``text`` for keyword matching: no diacritics (đ → d), upper case, single spaces."""
-    return folded(text).upper()
+    return fold_text(text).upper()
 
 
 def stop_keyword(text: str, keywords: Sequence[str]) -> str | None:
