@@ -48,9 +48,22 @@ def test_refusal_does_not_repeat_the_password() -> None:
     assert "pw-8c1d" not in str(info.value)
 
 
-def test_only_the_sandbox_transport_exists() -> None:
+def test_the_sandbox_is_the_default_and_unknown_transports_are_refused() -> None:
+    assert "sandbox" == WebSettings().transport
     with pytest.raises(ValidationError):
         WebSettings.model_validate({"transport": "webhook"})
+
+
+def test_a_signing_secret_must_be_a_whsec_secret() -> None:
+    with pytest.raises(ValidationError, match="whsec_"):
+        WebSettings.model_validate({"signing_secrets": ["hunter2"]})
+
+
+def test_subscription_ids_are_addresses_too(tmp_path: Path) -> None:
+    channel = WebChannel(make_context(tmp_path, WebSettings(), "web"))
+    assert "sub_0123456789abcdef" == channel.normalize_address(" sub_0123456789abcdef ")
+    with pytest.raises(InvalidAddressError):
+        channel.normalize_address("sub_nothex")
 
 
 def test_wrong_settings_model_is_a_config_error(tmp_path: Path) -> None:

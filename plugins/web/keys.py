@@ -1,0 +1,35 @@
+"""The channel's own signing secrets: configured, or made once and kept in its data folder.
+
+They sign status callbacks and webhooks to URLs named in an announcement (subscriptions
+have secrets of their own). ``thongbao web signing-secret`` prints the one in use so it can
+be handed to the systems that verify them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from plugins.web.settings import WebSettings
+from plugins.web.signing import check_secret, new_secret
+
+SECRET_FILE = "signing.key"
+
+
+def signing_secrets(settings: WebSettings, data_dir: Path) -> list[str]:
+    """The configured secrets, or the one kept in ``data_dir/signing.key``."""
+    if settings.signing_secrets:
+        return [s.get_secret_value() for s in settings.signing_secrets]
+    return [_file_secret(data_dir / SECRET_FILE)]
+
+
+def _file_secret(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return check_secret(path.read_text().strip())
+        with os.fdopen(fd, "w") as file:
+            file.write(new_secret())
+    return check_secret(path.read_text().strip())

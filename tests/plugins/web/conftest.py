@@ -1,0 +1,76 @@
+"""Fixtures of the web plugin's tests (helpers in ``web_helpers``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from web_helpers import AREAS, PUBLIC_URL, Receiver, Web, start_receiver
+
+from dispatcher.api.app import make_app
+from dispatcher.clock import FakeClock
+from dispatcher.config import Settings
+from dispatcher.engine import Dispatcher
+from dispatcher.keys import Role
+from dispatcher.plugins import make_plugin_manager
+
+WebFactory = Callable[..., Awaitable[Web]]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The fake time of the engine and of the receivers. It starts at the real time:
+    ``standardwebhooks`` checks signatures' timestamps against the wall clock."""
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+async def web_factory(
+    settings_factory: Callable[..., Settings], clock: FakeClock
+) -> AsyncIterator[WebFactory]:
+    """``await make(**web_settings)`` → the engine on the real web plugin alone, its API
+    served on 127.0.0.1, the areas of :data:`AREAS` loaded."""
+    made: list[tuple[Dispatcher, TestClient[web.Request, web.Application]]] = []
+
+    async def make(**channel: Any) -> Web:
+        settings = settings_factory(
+            enabled_channels=["web"],
+            channels={"web": {"timeout": 0.5, **channel}},
+            api={"public_url": PUBLIC_URL},
+        )
+        engine = Dispatcher(settings, pm=make_plugin_manager(entrypoints=False), clock=clock)
+        await engine.start()
+        app = make_app(
+            engine.services, routes=engine.routes, metrics=engine.metrics, settings=settings.api
+        )
+        client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        made.append((engine, client))
+        report = await engine.services.import_areas(AREAS)
+        assert report.ok, report.errors
+        _, admin = await engine.services.create_api_key(Role.ADMIN, "admin")
+        return Web(engine, client, clock, admin)
+
+    yield make
+    for engine, client in made:
+        await client.close()
+        await engine.stop()
+
+
+@pytest.fixture
+async def receiver_factory(clock: FakeClock) -> AsyncIterator[Callable[..., Awaitable[Receiver]]]:
+    """``await make([500, 200])`` → a webhook receiver on 127.0.0.1 answering in turn."""
+    servers: list[TestServer] = []
+
+    async def make(statuses: list[int] | None = None) -> Receiver:
+        receiver, server = await start_receiver(clock, statuses)
+        servers.append(server)
+        return receiver
+
+    yield make
+    for server in servers:
+        await server.close()

@@ -1,0 +1,85 @@
+"""Status callbacks: an announcement posted with a callback URL has its moves (and, if
+asked, its deliveries' final states) posted there, signed, in order, retried."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from standardwebhooks import Webhook
+from web_helpers import Receiver, Web
+
+from plugins.web.channel import WebChannel
+
+WebFactory = Callable[..., Awaitable[Web]]
+ReceiverFactory = Callable[..., Awaitable[Receiver]]
+
+
+def channel(web: Web) -> WebChannel:
+    found = web.engine.channels["web"]
+    assert isinstance(found, WebChannel)
+    return found
+
+
+async def test_moves_and_final_deliveries_are_posted_signed_and_in_order(
+    web_factory: WebFactory, receiver_factory: ReceiverFactory
+) -> None:
+    web = await web_factory()
+    portal = await receiver_factory()
+    callback = await receiver_factory()
+    await web.subscribe(portal.url)
+    announcement = await web.announce(
+        external_ref="HS-2026-17", callback={"url": callback.url, "deliveries": True}
+    )
+
+    got = await callback.wait_for(3)
+    secret = channel(web).signing_secrets()[0]
+    events = [Webhook(secret).verify(r.body, r.headers) for r in got]
+    [delivery] = await web.deliveries(announcement.id)
+    assert [
+        "announcement.released",
+        "deliveries.finished",
+        "announcement.completed",
+    ] == [e["type"] for e in events]
+    released, finished, completed = (e["data"] for e in events)
+    assert ("released", "HS-2026-17") == (released["status"], released["external_ref"])
+    assert [{"id": delivery.id, "status": "delivered", "channel": "web"}] == [
+        {k: d[k] for k in ("id", "status", "channel")} for d in finished["deliveries"]
+    ]
+    assert {"web": {"delivered": 1}} == completed["counts"]
+    assert f"{announcement.id}.completed" == got[2].headers["webhook-id"]
+
+
+async def test_without_deliveries_only_the_announcement_moves_are_posted(
+    web_factory: WebFactory, receiver_factory: ReceiverFactory
+) -> None:
+    web = await web_factory()
+    portal = await receiver_factory()
+    callback = await receiver_factory()
+    await web.subscribe(portal.url)
+    announcement = await web.announce(callback={"url": callback.url})
+    got = await callback.wait_for(2)
+    await channel(web).flush()
+    assert ["delivered"] == [d.status.value for d in await web.deliveries(announcement.id)]
+    assert ["announcement.released", "announcement.completed"] == [r.json()["type"] for r in got]
+
+
+async def test_a_failed_callback_is_retried_later_and_holds_back_the_next(
+    web_factory: WebFactory, receiver_factory: ReceiverFactory
+) -> None:
+    web = await web_factory(callback_retry_initial=30)
+    callback = await receiver_factory([500, 200])
+    announcement = await web.announce(callback={"url": callback.url})
+    outbox = channel(web).callbacks
+    assert outbox is not None
+    await outbox.drain()  # not due yet: nothing goes
+    assert ["announcement.released"] == [r.json()["type"] for r in callback.received]
+
+    web.clock.advance(40)
+    await outbox.drain()
+
+    got = await callback.wait_for(3)
+    assert [
+        f"{announcement.id}.released",
+        f"{announcement.id}.released",
+        f"{announcement.id}.completed",
+    ] == [r.headers["webhook-id"] for r in got]
