@@ -34,6 +34,7 @@ from dispatcher.errors import (
 )
 from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.hookspecs import hookimpl, hookspec
+from dispatcher.links import announcement_id, page_url, short_code
 from dispatcher.plugins import get_plugins, make_plugin_manager
 from dispatcher.sandbox import SandboxSettings, SandboxTransport
 from dispatcher.sandbox_channel import SandboxChannel
@@ -85,11 +86,14 @@ __all__ = [
     "StatusChange",
     "Store",
     "TransientDeliveryError",
+    "announcement_id",
     "fold",
     "get_plugins",
     "hookimpl",
     "hookspec",
     "load_settings",
     "make_plugin_manager",
+    "page_url",
     "services",
+    "short_code",
 ]

@@ -36,7 +36,7 @@ def draft(data: AnnouncementIn, now: datetime) -> Announcement:
 
 
 def sample_message(
-    data: AnnouncementIn, channel: str, contact: Contact | None = None
+    data: AnnouncementIn, channel: str, contact: Contact | None = None, public_url: str = ""
 ) -> OutboundMessage:
     """The message ``channel`` would send to ``contact`` (a sample person when None)."""
     return outbound_message(
@@ -46,6 +46,7 @@ def sample_message(
         delivery_id="0",
         announcement_id=PREVIEW_ID,
         address=contact.addresses.get(channel, "") if contact else "",
+        public_url=public_url,
     )
 
 
@@ -120,7 +121,7 @@ async def preview(
 def _channel(
     data: AnnouncementIn, name: str, channel: Channel | None, first: Contact | None, tally: _Tally
 ) -> ChannelPreview:
-    message = sample_message(data, name, first)
+    message = sample_message(data, name, first, channel.ctx.public_url if channel else "")
     if channel is None:
         return ChannelPreview(
             channel=name, text=message.body, problems=[f"channel {name!r} is not running"]

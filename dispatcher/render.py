@@ -18,10 +18,11 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from dispatcher.channel import OutboundMessage
+from dispatcher.links import page_url
 from schemas import AnnouncementIn, Contact
 
 _env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-BUILTIN_NAMES = frozenset({"contact"})
+BUILTIN_NAMES = frozenset({"contact", "link"})
 SAMPLE_CONTACT = {"id": "c1", "name": "Nguyễn Văn A", "area_code": "00004"}
 RenderError = jinja2.TemplateError
 
@@ -62,7 +63,7 @@ def template_problems(data: AnnouncementIn) -> list[dict[str, object]]:
                 }
             )
             continue
-        trial = {**data.variables, "contact": SAMPLE_CONTACT}
+        trial = {**data.variables, "contact": SAMPLE_CONTACT, "link": "https://example.vn/a/x"}
         try:
             _env.from_string(text).render(trial)
         except jinja2.TemplateError as exc:
@@ -83,14 +84,19 @@ def _render_one(text: str, context: Mapping[str, Any]) -> str:
 
 
 def render(
-    data: AnnouncementIn, channel: str, contact: Mapping[str, Any] | None = None
+    data: AnnouncementIn,
+    channel: str,
+    contact: Mapping[str, Any] | None = None,
+    link: str = "",
 ) -> Rendered:
-    """The title and body ``channel`` sends, with per-channel content and variables applied."""
+    """The title and body ``channel`` sends, with per-channel content and variables applied;
+    ``link`` is the announcement's public page (``{{ link }}``)."""
     override = data.content.get(channel)
     title = override.title if override and override.title is not None else data.title
     body = override.body if override and override.body is not None else data.body
     context: dict[str, Any] = dict(data.variables)
     context["contact"] = contact or {"name": "", "area_code": "", "id": ""}
+    context["link"] = link
     return Rendered(title=_render_one(title, context), body=_render_one(body, context))
 
 
@@ -111,10 +117,13 @@ def outbound_message(
     address: str,
     attempt: int = 1,
     contact_id: str | None = None,
+    public_url: str = "",
 ) -> OutboundMessage:
-    """The message ``channel`` sends for ``data`` to one recipient: rendered text, the
-    channel's options and the attachments. Sends and previews build it here alike."""
-    text = render(data, channel, recipient)
+    """The message ``channel`` sends for ``data`` to one recipient: rendered text (with
+    ``{{ link }}`` the short link under ``public_url``), the channel's options and the
+    attachments. Sends and previews build it here alike."""
+    link = page_url(public_url, announcement_id) if public_url else ""
+    text = render(data, channel, recipient, link)
     content = data.content.get(channel)
     return OutboundMessage(
         delivery_id=delivery_id,

@@ -273,6 +273,7 @@ class ChannelWorker:
             address=c.address,
             attempt=c.attempt,
             contact_id=c.contact_id,
+            public_url=self.channel.ctx.public_url,
         )
 
     async def _call(

@@ -1,52 +1,24 @@
-"""Public addresses of announcements: the short link, the page, and what may be shown.
-
-An announcement id is 22 hex digits (time, then randomness). Its short code is that number
-in base 62, 15 characters, so ``{public_url}/a/<code>`` fits an SMS and needs no lookup
-table: the code turns back into the id. Ids of another shape are used as they are.
-"""
+"""What the public may see of an announcement, and when it last changed. The short link
+itself is the engine's (``dispatcher.page_url``), so SMS and Zalo templates can carry it."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
+from dispatcher import announcement_id, page_url, short_code
 from schemas import Announcement, AnnouncementStatus
 
-PAGE_PREFIX = "/a/"
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
-_HEX_ID = re.compile(r"^[0-9a-f]{22}$")
-_CODE_LEN = 15  # 62**15 > 16**22
-_CODE = re.compile(rf"^[0-9A-Za-z]{{{_CODE_LEN}}}$")
+PAGE_PREFIX = "/a/"  # the path dispatcher.page_url() builds; the web channel serves it
 
-
-def short_code(announcement_id: str) -> str:
-    """``0190ab…`` (22 hex digits) → a 15-character base-62 code; other ids unchanged."""
-    if not _HEX_ID.match(announcement_id):
-        return announcement_id
-    number = int(announcement_id, 16)
-    digits = []
-    while number:
-        number, rest = divmod(number, 62)
-        digits.append(_ALPHABET[rest])
-    return "".join(reversed(digits)).rjust(_CODE_LEN, "0")
-
-
-def announcement_id(code: str) -> str:
-    """The id a short code (or an id given as it is) stands for."""
-    if not _CODE.match(code):
-        return code
-    number = 0
-    for char in code:
-        number = number * 62 + _INDEX[char]
-    if number >= 16**22:
-        return code
-    return f"{number:022x}"
-
-
-def page_url(public_url: str, announcement_id: str) -> str:
-    """The public page of an announcement, by its short link."""
-    return f"{public_url.rstrip('/')}{PAGE_PREFIX}{short_code(announcement_id)}"
+__all__ = [
+    "PAGE_PREFIX",
+    "announcement_id",
+    "is_visible",
+    "is_withdrawn",
+    "modified_at",
+    "page_url",
+    "short_code",
+]
 
 
 def is_visible(announcement: Announcement) -> bool:
