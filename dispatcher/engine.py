@@ -34,6 +34,7 @@ from dispatcher.service import Services
 from dispatcher.state import PluginState
 from dispatcher.store.base import Store
 from dispatcher.store.sqlite import SQLiteStore
+from dispatcher.store.urgency import is_urgent
 from dispatcher.worker import AnnouncementCache, ChannelWorker, WorkerDeps
 from schemas import AnnouncementStatus, ChannelMode, DeliveryStatus
 
@@ -199,6 +200,10 @@ class Dispatcher:
         self._tasks += [
             asyncio.create_task(w.run(), name=f"worker:{name}") for name, w in self.workers.items()
         ]
+        self._tasks += [
+            asyncio.create_task(w.run_urgent(), name=f"worker:{name}:urgent")
+            for name, w in self.workers.items()
+        ]
         self._tasks.append(asyncio.create_task(self._renew_leases(), name="lease-renewer"))
         self._running.set()
 
@@ -229,8 +234,11 @@ class Dispatcher:
     # -- running ---------------------------------------------------------------------------
     def _fanned_out(self, created: int) -> None:
         self.metrics.fanout(created)
+        hurry = is_urgent()  # an emergency's or high-priority fan-out
         for worker in self.workers.values():
             worker.wake.set()
+            if hurry:
+                worker.urgent_wake.set()
 
     async def _renew_leases(self) -> None:
         period = self.settings.worker.lease_seconds / 3

@@ -17,6 +17,7 @@ from dispatcher.clock import Clock
 from dispatcher.errors import InvalidAddressError
 from dispatcher.policy import Policy
 from dispatcher.store.base import NewDelivery, Store
+from dispatcher.store.urgency import urgent
 from schemas import (
     Announcement,
     AnnouncementStatus,
@@ -291,7 +292,11 @@ class Fanout:
 
         Stops early, without error, when the announcement is cancelled or expires meanwhile.
         """
-        with structlog.contextvars.bound_contextvars(announcement_id=announcement.id):
+        hurry = announcement.priority.rank <= Priority.HIGH.rank
+        with (
+            structlog.contextvars.bound_contextvars(announcement_id=announcement.id),
+            urgent(hurry),
+        ):
             return await self._run(announcement)
 
     async def _run(self, announcement: Announcement) -> int:

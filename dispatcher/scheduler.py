@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
 import structlog
 
@@ -63,8 +64,12 @@ class Scheduler:
                 pass
 
     async def tick(self) -> None:
-        """Complete finished announcements, expire late ones, release due ones."""
+        """Release due announcements, then complete finished ones and expire late ones.
+
+        Releasing comes first: an emergency just posted should not wait behind bookkeeping.
+        """
         now = self.clock.now()
+        await self._release(now)
         completed = await self.store.complete_finished(now)
         for announcement_id in completed:
             log.info("announcement_completed", announcement_id=announcement_id)
@@ -78,9 +83,12 @@ class Scheduler:
         overdue = await self.store.overdue_fallbacks(now, limit=1000)
         if overdue:
             await self.on_changes(overdue)
+
+    async def _release(self, now: datetime) -> None:
         for announcement in await self.store.announcements_to_release(now, limit=100):
-            if announcement.id in self.fanouts or self._backing_off(announcement.id):
-                continue
+            late = announcement.expires_at is not None and announcement.expires_at <= now
+            if late or announcement.id in self.fanouts or self._backing_off(announcement.id):
+                continue  # a late one is the expiry's, below
             self.fanouts[announcement.id] = asyncio.create_task(
                 self._fan_out(announcement), name=f"fanout:{announcement.id}"
             )

@@ -28,6 +28,7 @@ from dispatcher.preview import preview, sample_message
 from dispatcher.registry import ChannelRegistry
 from dispatcher.render import template_problems
 from dispatcher.store.base import ApiKey, ImportReport, Page, Store
+from dispatcher.store.urgency import urgent
 from schemas import (
     Announcement,
     AnnouncementIn,
@@ -40,6 +41,7 @@ from schemas import (
     DeliveryStatus,
     Inbound,
     Preview,
+    Priority,
     ReceiptIn,
 )
 
@@ -147,13 +149,14 @@ class Services:
         if idempotency_key:
             owner = key.id if key else "cli"
             idem = (owner, idempotency_key, request_hash(data))
-        announcement_id, created = await self.store.create_announcement(
-            new_announcement_id(now.timestamp()),
-            data,
-            created_by=key.name if key else None,
-            now=now,
-            idempotency=idem,
-        )
+        with urgent(data.priority.rank <= Priority.HIGH.rank):
+            announcement_id, created = await self.store.create_announcement(
+                new_announcement_id(now.timestamp()),
+                data,
+                created_by=key.name if key else None,
+                now=now,
+                idempotency=idem,
+            )
         if created:
             self._wake()
         return await self.store.get_announcement(announcement_id), created

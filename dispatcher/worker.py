@@ -25,11 +25,13 @@ from dispatcher.pacing import Pacer
 from dispatcher.render import RenderError, outbound_message, person
 from dispatcher.retry import RetryPolicy
 from dispatcher.store.base import ClaimedDelivery, Outcome, Store
+from dispatcher.store.urgency import urgent
 from schemas import (
     Announcement,
     AnnouncementStatus,
     Contact,
     DeliveryStatus,
+    Priority,
 )
 
 log = structlog.get_logger(__name__)
@@ -77,10 +79,12 @@ class ChannelWorker:
         self.name = channel.name
         self.deps = deps
         self.wake = asyncio.Event()
+        self.urgent_wake = asyncio.Event()
         self.idle = asyncio.Event()
         self.inflight: set[asyncio.Task[None]] = set()
         self.leases: set[str] = set()
         self._slots = asyncio.Semaphore(max(1, channel.concurrency))
+        self._urgent_slots = asyncio.Semaphore(max(1, channel.concurrency))
         rate = channel.rate_per_sec
         # A claim takes a whole batch of tokens: the bucket must hold one, or the first
         # claim after a start would wait (an emergency included).
@@ -92,6 +96,7 @@ class ChannelWorker:
         """Stop claiming; in-flight batches go on."""
         self._stopping.set()
         self.wake.set()
+        self.urgent_wake.set()
 
     async def run(self) -> None:
         """Claim and send until :meth:`stop`."""
@@ -118,13 +123,50 @@ class ChannelWorker:
             self.inflight.add(task)
             task.add_done_callback(self._batch_done)
 
+    async def run_urgent(self) -> None:
+        """The urgent lane: emergency and high-priority deliveries, claimed and sent with
+        send slots of their own, so they never wait for a bulk batch to finish; their writes
+        go first in the store's queue."""
+        with urgent():
+            while not self._stopping.is_set():
+                self.urgent_wake.clear()
+                await self._urgent_slots.acquire()
+                claimed = await self._claim(max_rank=Priority.HIGH.rank)
+                if not claimed:
+                    self._urgent_slots.release()
+                else:
+                    # Paced like any send, but only for what was claimed: an idle lane
+                    # takes no tokens from the bulk lane.
+                    await self._pacer.acquire(len(claimed))
+                if claimed:
+                    self.idle.clear()
+                    task = asyncio.create_task(
+                        self._send(claimed), name=f"send-urgent:{self.name}:{claimed[0].id}"
+                    )
+                    self.inflight.add(task)
+                    task.add_done_callback(self._urgent_done)
+                    continue
+                try:
+                    async with asyncio.timeout(self.deps.settings.poll_interval):
+                        await self.urgent_wake.wait()
+                except TimeoutError:
+                    pass
+
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)
         self._slots.release()
+        self._report(task)
+
+    def _urgent_done(self, task: asyncio.Task[None]) -> None:
+        self.inflight.discard(task)
+        self._urgent_slots.release()
+        self._report(task)
+
+    def _report(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("send_batch_crashed", channel=self.name, error=repr(task.exception()))
 
-    async def _claim(self) -> list[ClaimedDelivery]:
+    async def _claim(self, max_rank: int | None = None) -> list[ClaimedDelivery]:
         deps = self.deps
         claimed, changes = await deps.store.claim(
             self.name,
@@ -132,6 +174,7 @@ class ChannelWorker:
             now=deps.clock.now(),
             lease_seconds=deps.settings.lease_seconds,
             repeatable=self.channel.repeatable,
+            max_rank=max_rank,
         )
         if changes:
             await deps.on_changes(changes)

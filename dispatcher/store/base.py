@@ -301,8 +301,10 @@ class Store(ABC):
         now: datetime,
         lease_seconds: float,
         repeatable: bool = True,
+        max_rank: int | None = None,
     ) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
-        """Lease up to ``limit`` due deliveries of ``channel``, highest priority first.
+        """Lease up to ``limit`` due deliveries of ``channel``, highest priority first
+        (only of rank ``max_rank`` or better when given: the urgent lane).
 
         Due means ``queued`` or ``retry_wait`` with ``due_at <= now``. A ``sending`` row whose
         lease expired lost its holder mid-send: an ``unknown`` attempt is recorded for it and

@@ -273,6 +273,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         now: datetime,
         lease_seconds: float,
         repeatable: bool = True,
+        max_rank: int | None = None,
     ) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
         """Lease due deliveries of ``channel`` (see :meth:`Store.claim`)."""
         async with self._write() as db:
@@ -283,6 +284,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
                 now=now.timestamp(),
                 lease_seconds=lease_seconds,
                 repeatable=repeatable,
+                max_rank=max_rank,
             )
 
     async def renew_leases(self, lease_tokens: Sequence[str], until: datetime) -> int:

@@ -19,6 +19,7 @@ import aiosqlite
 
 from dispatcher.errors import DispatcherError
 from dispatcher.store.migrations import migrate
+from dispatcher.store.urgency import PriorityLock
 
 
 class SQLiteConnections:
@@ -34,7 +35,7 @@ class SQLiteConnections:
         self._busy_ms = int(busy_timeout * 1000)
         self._db: aiosqlite.Connection | None = None
         self._rdb: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._lock = PriorityLock()
 
     @property
     def _memory(self) -> bool:
@@ -104,11 +105,13 @@ class SQLiteConnections:
     async def _fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         if self._rdb is None:
             raise DispatcherError("the store is not open: call await store.open() first")
+        # One call into the connection's thread runs and drains the statement, so reads never
+        # overlap: overlapping statements would hold one read transaction open, and a later
+        # read would see an old snapshot (an announcement just written not yet there).
         if self._memory:
-            async with self._lock, self._rdb.execute(sql, params) as cur:
-                return list(await cur.fetchall())
-        async with self._rdb.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+            async with self._lock:
+                return list(await self._rdb.execute_fetchall(sql, params))
+        return list(await self._rdb.execute_fetchall(sql, params))
 
     async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         found = await self._fetchall(sql, params)

@@ -104,8 +104,10 @@ async def claim(
     now: float,
     lease_seconds: float,
     repeatable: bool,
+    max_rank: int | None = None,
 ) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
-    """Reclaim expired leases, then lease up to ``limit`` due rows, best priority first."""
+    """Reclaim expired leases, then lease up to ``limit`` due rows, best priority first
+    (with ``max_rank``, only rows of that priority rank or better)."""
     changes = await _reclaim_expired(db, channel, limit=limit, now=now, repeatable=repeatable)
     token = secrets.token_hex(8)
     claimed = await _fetchall(
@@ -114,7 +116,7 @@ async def claim(
         "attempt_count = attempt_count + 1, updated_at = :now "
         "WHERE id IN (SELECT id FROM deliveries WHERE channel = :channel "
         "AND status IN ('queued', 'retry_wait') AND due_at <= :now "
-        "ORDER BY priority_rank, due_at LIMIT :limit) "
+        "AND priority_rank <= :max_rank ORDER BY priority_rank, due_at LIMIT :limit) "
         "RETURNING id, announcement_id, channel, address, contact_id, attempt_count, "
         "unknown_count, step, priority_rank, due_at",
         {
@@ -123,6 +125,7 @@ async def claim(
             "now": now,
             "channel": channel,
             "limit": limit,
+            "max_rank": 99 if max_rank is None else max_rank,
         },
     )
     claimed.sort(key=lambda r: (r["priority_rank"], r["due_at"], r["id"]))
