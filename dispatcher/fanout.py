@@ -57,6 +57,18 @@ class Planner:
     def __init__(self, channels: Mapping[str, Channel], policy: Policy | None = None) -> None:
         self.channels = channels
         self.policy = policy
+        self._normalized: dict[tuple[str, str], tuple[str, str | None]] = {}
+
+    def _normalize(self, channel: Channel, address: str) -> tuple[str, str | None]:
+        # A batch's addresses are normalised to look up opt-outs, then again to plan:
+        # remember the last batches' answers (a number costs a phonenumbers parse).
+        key = (channel.name, address)
+        found = self._normalized.get(key)
+        if found is None:
+            if len(self._normalized) >= 20_000:
+                self._normalized.clear()
+            found = self._normalized[key] = _normalize(channel, address)
+        return found
 
     def _reaches_contacts(self, name: str) -> bool:
         channel = self.channels.get(name)
@@ -67,7 +79,7 @@ class Planner:
         for name, addresses in announcement.audience.exclude.addresses.items():
             channel = self.channels.get(name)
             if channel is not None:
-                excluded[name] = {_normalize(channel, a)[0] for a in addresses}
+                excluded[name] = {self._normalize(channel, a)[0] for a in addresses}
         return excluded
 
     def _candidate(
@@ -90,7 +102,7 @@ class Planner:
         elif raw is None:
             address, reason = f"contact:{contact.id}", "no address for this channel"
         else:
-            address, reason = _normalize(channel, raw)
+            address, reason = self._normalize(channel, raw)
             if reason is None and address in blocked.get(name, ()):
                 reason = "opted out of this channel"
         due_at, note = now, None
@@ -169,7 +181,7 @@ class Planner:
                 continue
             raws = [c.addresses[name] for c in contacts if name in c.addresses]
             raws += explicit.get(name, [])
-            found[name] = [_normalize(channel, raw)[0] for raw in raws]
+            found[name] = [self._normalize(channel, raw)[0] for raw in raws]
         return found
 
     def for_addresses(
@@ -189,7 +201,7 @@ class Planner:
                 if channel is None:
                     address, reason = raw, f"channel {name!r} is not running"
                 else:
-                    address, reason = _normalize(channel, raw)
+                    address, reason = self._normalize(channel, raw)
                 if address in excluded.get(name, ()):
                     continue
                 if reason is None and address in (blocked or {}).get(name, ()):

@@ -246,7 +246,9 @@ class ChannelWorker:
         now = deps.clock.now()
         outcomes: dict[str, Outcome] = {}
         ready: list[tuple[ClaimedDelivery, Announcement, OutboundMessage]] = []
-        for c in claimed:
+        for n, c in enumerate(claimed, start=1):
+            if n % 100 == 0:
+                await asyncio.sleep(0)  # let an emergency's steps run between our renders
             ann = announcements.get(c.announcement_id)
             early = self._judge.before_send(c, ann)
             if early is not None:

@@ -65,11 +65,20 @@ def contact(row: Row) -> Contact:
         name=row["name"],
         area_code=row["area_code"],
         language=row["language"],
-        tags=json.loads(row["tags"]),
-        addresses=json.loads(row["addresses"]),
-        opt_outs=json.loads(row["opt_outs"]),
-        preferred_channels=json.loads(row["preferred_channels"]),
+        tags=_json(row["tags"]),
+        addresses=_json(row["addresses"]),
+        opt_outs=_json(row["opt_outs"]),
+        preferred_channels=_json(row["preferred_channels"]),
     )
+
+
+def _json(text: str) -> Any:
+    # Most contacts have no tags, opt-outs or preferences: skip the parser for those.
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
 
 
 DELIVERY_COLUMNS = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from dispatcher import Inspection, OutboundMessage
@@ -39,8 +40,12 @@ class Prepared:
     problems: list[str]
 
 
+@lru_cache(maxsize=4096)
 def prepare(body: str, *, strip: bool, max_segments: int) -> Prepared:
     """Prepare ``body`` for sending as one SMS of at most ``max_segments`` segments.
+
+    Remembered per text: a bulk send prepares one text for many numbers (the result is
+    shared, so it must not be changed).
 
     Diacritics are stripped only when ``strip`` allows it and it lowers the segment
     count; otherwise the text keeps them (NFC-normalised: decomposed input would cost a
