@@ -58,8 +58,8 @@ def new_delivery_params(d: NewDelivery) -> tuple[Any, ...]:
 
 
 async def _fetchall(db: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
-    async with db.execute(sql, params) as cur:
-        return list(await cur.fetchall())
+    # Run and drain in one call into the connection's thread (one hop, not two).
+    return list(await db.execute_fetchall(sql, params))
 
 
 async def _reclaim_expired(
