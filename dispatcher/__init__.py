@@ -16,7 +16,7 @@ from dispatcher.channel import (
     SendResult,
 )
 from dispatcher.clock import Clock, FakeClock
-from dispatcher.config import Settings, load_settings
+from dispatcher.config import Settings, TimeZoneName, load_settings
 from dispatcher.engine import Dispatcher
 from dispatcher.errors import (
     ChannelNotFoundError,
@@ -85,6 +85,7 @@ __all__ = [
     "Settings",
     "StatusChange",
     "Store",
+    "TimeZoneName",
     "TransientDeliveryError",
     "announcement_id",
     "fold",

@@ -257,12 +257,12 @@ class RouteSpec:
     """An extra HTTP route a plugin serves (receipt callbacks, inbound messages).
 
     ``role`` None makes the route public (providers cannot hold our API keys; verify their
-    signature inside the handler). Handlers reach the engine with
-    ``dispatcher.services(request)``.
+    signature inside the handler); a role name, or a tuple of them, lets keys of those roles
+    (and admin) call it. Handlers reach the engine with ``dispatcher.services(request)``.
     """
 
     method: str
     path: str
     handler: Handler
-    role: str | None = None
+    role: str | tuple[str, ...] | None = None
     name: str | None = None

@@ -11,10 +11,10 @@ import tomllib
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from dispatcher.errors import ConfigError
 
@@ -49,6 +49,18 @@ class WorkerSettings(BaseModel):
     claim_batches: int = Field(default=4, ge=1, description="batches claimed per channel at once")
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not a time zone: write e.g. Asia/Ho_Chi_Minh") from exc
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA time zone name, checked when settings load (``"Asia/Ho_Chi_Minh"``)."""
+
+
 class AudienceSettings(BaseModel):
     """Quiet hours and daily caps, in the spirit of Decree 91/2020 on unsolicited messages.
 
@@ -57,7 +69,9 @@ class AudienceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="local time for both rules")
+    timezone: TimeZoneName = Field(
+        default="Asia/Ho_Chi_Minh", description="local time for both rules"
+    )
     quiet_start: time | None = Field(
         default=time(22, 0), description="start of quiet hours, local (None: no quiet hours)"
     )
@@ -74,15 +88,6 @@ class AudienceSettings(BaseModel):
         default=True,
         description="a channel on its sandbox transport reaches nobody, so neither rule applies",
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not a time zone: write e.g. Asia/Ho_Chi_Minh") from exc
-        return value
 
 
 class Settings(BaseModel):

@@ -42,8 +42,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 def _plugin_roles(route: RouteSpec) -> tuple[Role, ...] | None:
     if route.role is None:
         return None
+    names = (route.role,) if isinstance(route.role, str) else route.role
     try:
-        return (Role(route.role),)
+        return tuple(Role(name) for name in names)
     except ValueError:
         known = ", ".join(r.value for r in Role)
         raise PluginError(

@@ -149,7 +149,8 @@ def _plugin_operation(route: RouteSpec, path: str, params: list[dict[str, Any]])
     doc = inspect.getdoc(route.handler) or ""
     method = route.method.lower()
     slug = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
-    roles = None if route.role is None else (Role(route.role),)
+    names = (route.role,) if isinstance(route.role, str) else route.role
+    roles = None if names is None else tuple(Role(name) for name in names)
     responses: dict[str, Any] = {"default": {"description": "Answered by the plugin."}}
     if roles is not None:
         for status in (401, 403):

@@ -67,6 +67,7 @@ async def broken_hook(request: web.Request) -> web.Response:
 PLUGIN_ROUTES = (
     RouteSpec("POST", "/hooks/test/{channel}/receipts", public_hook, name="test_receipts"),
     RouteSpec("GET", "/hooks/test/private", private_hook, role="operator"),
+    RouteSpec("GET", "/hooks/test/readers", private_hook, role=("operator", "system")),
     RouteSpec("GET", "/hooks/test/broken", broken_hook),
 )
 

@@ -31,6 +31,7 @@ PROTECTED = [
     ("POST", "/v1/areas/official", "/v1/areas/official", set()),
     ("POST", "/v1/keys", "/v1/keys", set()),
     ("GET", "/hooks/test/private", "/hooks/test/private", {OPERATOR}),
+    ("GET", "/hooks/test/readers", "/hooks/test/readers", {OPERATOR, SYSTEM}),
 ]
 PUBLIC = [
     ("GET", "/healthz"),
