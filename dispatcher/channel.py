@@ -76,12 +76,18 @@ class RetryLater:
     ``unknown`` says the provider may have the message anyway (a timeout after the request
     went out): the attempt is recorded as ``unknown``, and a channel that may not send twice
     fails the delivery instead of repeating it.
+
+    ``untried`` says nothing was sent and nothing can be until something outside the
+    message changes (a spent daily quota, a token an operator must renew): the delivery
+    waits ``after`` seconds without using one of its attempts, and so never gives up for
+    it (``expires_at`` still ends the wait).
     """
 
     reason: str
     after: float | None = None
     code: str | None = None
     unknown: bool = False
+    untried: bool = False
 
 
 @dataclass(frozen=True, slots=True)

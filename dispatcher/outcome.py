@@ -84,6 +84,8 @@ class Judge:
                 attempt(AttemptOutcome.FAILED, provider_code=result.code, reason=result.reason),
                 provider_code=result.code, reason=result.reason, failure_kind=result.kind,
             )  # fmt: skip
+        if isinstance(result, RetryLater) and result.untried:
+            return self._wait(c, ann, result)
         if isinstance(result, RetryLater) and result.unknown:
             result = Unknown(result.reason, result.code, result.after)
         kind = AttemptOutcome.UNKNOWN if isinstance(result, Unknown) else AttemptOutcome.RETRY
@@ -113,6 +115,21 @@ class Judge:
             c.id, c.lease_token, DeliveryStatus.RETRY_WAIT,
             attempt(kind, provider_code=code, reason=result.reason, retry_at=retry_at),
             provider_code=code, reason=result.reason, retry_at=retry_at,
+        )  # fmt: skip
+
+    def _wait(self, c: ClaimedDelivery, ann: Announcement, result: RetryLater) -> Outcome:
+        # No attempt is recorded: the store gives the claim's attempt back.
+        retry_at = self.clock.now() + timedelta(
+            seconds=result.after if result.after is not None else self.retry.delay(1, None)
+        )
+        if ann.expires_at is not None and retry_at >= ann.expires_at:
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.EXPIRED, None, provider_code=result.code,
+                reason=f"the wait would end after expiry: {result.reason}",
+            )  # fmt: skip
+        return Outcome(
+            c.id, c.lease_token, DeliveryStatus.RETRY_WAIT, None, provider_code=result.code,
+            reason=f"waiting, not an attempt: {result.reason}", retry_at=retry_at,
         )  # fmt: skip
 
     def aborted(self, c: ClaimedDelivery) -> Outcome:

@@ -99,11 +99,15 @@ class ZaloTransport:
         paused = await self.quota.paused()
         if paused is not None:
             left, reason = paused
-            return RetryLater(f"Zalo quota paused until it resets: {reason}", after=left)
+            return RetryLater(
+                f"Zalo quota paused until it resets: {reason}", after=left, untried=True
+            )
         try:
             await self.api.tokens.access_token()
         except TokenUnavailableError as exc:
-            return RetryLater(str(exc), after=self.settings.token_retry_after, code="token")
+            return RetryLater(
+                str(exc), after=self.settings.token_retry_after, code="token", untried=True
+            )
         return None
 
     async def _lookup(
@@ -202,7 +206,7 @@ class ZaloTransport:
             return Failed(reason, code=code, kind=FailureKind.TECHNICAL)
         if kind is Kind.QUOTA:
             left = await self.quota.pause(reason)
-            return RetryLater(reason, after=left, code=code)
+            return RetryLater(reason, after=left, code=code, untried=True)
         if kind is Kind.NIGHT:
             morning = next_time(self.ctx.clock.now(), self.settings.quota_timezone, time(6, 0))
             return RetryLater(reason, after=(morning - self.ctx.clock.now()).total_seconds())

@@ -9,7 +9,7 @@ import pytest
 from engine_helpers import announce, deliveries, directory
 from scripted import scripted
 
-from dispatcher.channel import Failed, OutboundMessage, RetryLater, SendResult
+from dispatcher.channel import Accepted, Failed, OutboundMessage, RetryLater, SendResult
 from dispatcher.clock import FakeClock
 from dispatcher.errors import InvalidRequestError
 from schemas import AnnouncementStatus, AttemptOutcome, DeliveryStatus, FailureKind, ReceiptIn
@@ -252,3 +252,31 @@ async def test_fallback_moves_on_when_a_step_is_not_delivered_by_its_deadline(
     clock.advance(3600)
     await d.run(until_idle=True)
     assert 1 == len(d.channels["sms"].sent), "each overdue step moves on once"
+
+
+async def test_an_untried_wait_uses_no_attempt(dispatcher_factory) -> None:
+    calls: list[str] = []
+
+    def paused_then_open(m: OutboundMessage) -> SendResult:
+        calls.append(m.delivery_id)
+        if len(calls) <= 3:
+            return RetryLater("daily quota spent", after=600, code="quota", untried=True)
+        return Accepted(provider_id=f"p-{m.delivery_id}")
+
+    clock = FakeClock()
+    d = await dispatcher_factory({"sms": scripted("sms", paused_then_open)}, clock=clock)
+    await directory(d, per_commune=1)
+    ann = await announce(d, audience={"contact_ids": ["c00000"]}, max_attempts=2)
+    for _ in range(3):
+        await d.run(until_idle=True)
+        [waiting] = await deliveries(d, ann.id)
+        assert (DeliveryStatus.RETRY_WAIT, 0, []) == (
+            waiting.status,
+            waiting.attempt_count,
+            waiting.attempts,
+        )
+        assert "waiting, not an attempt: daily quota spent" == waiting.reason
+        clock.advance(600)
+    await d.run(until_idle=True)
+    [sent] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.SENT, 1) == (sent.status, sent.attempt_count)
