@@ -232,8 +232,10 @@ class Store(ABC):
     async def cancel_announcement(self, announcement_id: str, now: datetime) -> int:
         """Cancel it and every delivery that has not gone out; returns deliveries cancelled.
 
-        ``NotFoundError`` if there is no such announcement; a finished one is left as it is
-        and 0 returned.
+        ``NotFoundError`` if there is no such announcement. A completed one is withdrawn
+        (cancelled, 0 returned): its public page and feeds say so, loudspeakers drop what
+        they had still to play, and no fallback step reopens it. A cancelled or expired one
+        is left as it is and 0 returned.
         """
 
     @abstractmethod

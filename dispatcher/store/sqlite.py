@@ -223,7 +223,8 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
             return inserted
 
     async def cancel_announcement(self, announcement_id: str, now: datetime) -> int:
-        """Cancel the announcement and its deliveries that have not gone out."""
+        """Cancel the announcement and its deliveries that have not gone out (a completed
+        one is withdrawn: nothing is left to stop, but it says it was cancelled)."""
         async with self._write() as db:
             async with db.execute(
                 "SELECT status FROM announcements WHERE id = ?", (announcement_id,)
@@ -231,8 +232,8 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
                 row = await cur.fetchone()
             if row is None:
                 raise NotFoundError(f"no announcement {announcement_id!r}")
-            if row["status"] not in _OPEN_ANNOUNCEMENT:
-                return 0
+            if row["status"] not in (*_OPEN_ANNOUNCEMENT, "completed"):
+                return 0  # cancelled or expired already
             await db.execute(
                 "UPDATE announcements SET status = 'cancelled', finished_at = ? WHERE id = ?",
                 (rows.ts(now), announcement_id),

@@ -172,3 +172,19 @@ async def test_completion_waits_for_open_deliveries(store: SQLiteStore) -> None:
     [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
     await store.record_outcomes([accepted(c)], T0)
     assert [ann] == await store.complete_finished(later(1))
+
+
+async def test_cancelling_a_completed_announcement_withdraws_it(store: SQLiteStore) -> None:
+    ann = await announce(store, status=FANNING)
+    await queue_deliveries(store, ann, 1)
+    await store.set_announcement_status(ann, [FANNING], AnnouncementStatus.SENDING, T0)
+    [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    await store.record_outcomes([accepted(c)], T0)
+    assert [ann] == await store.complete_finished(later(1))
+    assert 0 == await store.cancel_announcement(ann, later(2))
+    withdrawn = await store.get_announcement(ann)
+    assert (AnnouncementStatus.CANCELLED, {"sms": {"sent": 1}}) == (
+        withdrawn.status,
+        withdrawn.counts,
+    )
+    assert 0 == await store.cancel_announcement(ann, later(3))

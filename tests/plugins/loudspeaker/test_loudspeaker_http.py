@@ -6,7 +6,7 @@ from datetime import datetime
 
 from loudspeaker_helpers import TOKEN, Controller, LoudFactory
 
-from schemas import DeliveryStatus
+from schemas import AnnouncementStatus, DeliveryStatus
 
 
 def cluster(cid: str, area: str, controller: Controller, **extra: str) -> dict[str, str]:
@@ -169,7 +169,20 @@ async def test_cancelling_removes_the_items_from_the_controller(
         f"/v1/loudspeaker/announcements/{announcement}/cancel",
         headers={"Authorization": f"Bearer {loud.admin}"},
     )
-    assert {"status": "completed", "clusters": 1} == await answer.json()
+    assert {"status": "cancelled", "clusters": 1} == await answer.json()
+    assert [] == controller.pushes[-1]["plays"]
+
+
+async def test_withdrawing_a_completed_announcement_in_the_core_clears_the_controller(
+    loud_factory: LoudFactory, controller: Controller, espeak: None
+) -> None:
+    loud = await loud_factory()
+    await loud.clusters(cluster("loa-bd-1", "00004", controller))
+    announcement = await loud.announce(content={"loudspeaker": {"options": {"repeats": 3}}})
+    assert 3 == len(controller.pushes[-1]["plays"])
+    withdrawn = await loud.engine.services.cancel_announcement(announcement)
+    assert AnnouncementStatus.CANCELLED == withdrawn.status
+    await loud.channel.resync()
     assert [] == controller.pushes[-1]["plays"]
 
 
