@@ -71,6 +71,7 @@ _SAMPLE = {
 }
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 _WHOLE_EXPRESSION = re.compile(r"\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%|\{#).)*)\}\}", re.DOTALL)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -120,10 +121,16 @@ def _compile_text(source: str, where: str, allowed: frozenset[str]) -> BodyTempl
     try:
         used = frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
         whole = _WHOLE_EXPRESSION.fullmatch(source)
-        if whole and not whole["expr"].strip().startswith(("-", "+")):
+        name = whole["expr"].strip() if whole else ""
+        if "{" not in source:
+            run: Callable[[Mapping[str, Any]], Any] = lambda values: source  # noqa: E731
+        elif whole and _NAME.fullmatch(name):
+            # "{{ to }}", the usual case, per message: a lookup, not a Jinja context.
+            run = lambda values: values[name]  # noqa: E731
+        elif whole and not name.startswith(("-", "+")):
             # A lone "{{ expression }}" keeps its type, so JSON gets true or 8, not "True".
             expression = _ENV.compile_expression(whole["expr"], undefined_to_none=False)
-            run: Callable[[Mapping[str, Any]], Any] = lambda values: expression(**values)  # noqa: E731
+            run = lambda values: expression(**values)  # noqa: E731
         else:
             template = _ENV.from_string(source)
             run = lambda values: template.render(**values)  # noqa: E731
