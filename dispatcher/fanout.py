@@ -8,7 +8,7 @@ exist, so a fan-out that crashed half-way resumes from its cursor without duplic
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -250,7 +250,8 @@ async def sent_today(
     policy = planner.policy
     if policy is None or not policy.settings.daily_caps or not contacts:
         return {}
-    return await store.recent_counts([c.id for c in contacts], policy.day_start(now))
+    day = policy.day_start(now)
+    return await store.recent_counts([c.id for c in contacts], day, day + timedelta(days=1))
 
 
 async def blocked_addresses(

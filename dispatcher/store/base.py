@@ -463,10 +463,10 @@ class Store(ABC):
 
     @abstractmethod
     async def recent_counts(
-        self, contact_ids: Sequence[str], since: datetime
+        self, contact_ids: Sequence[str], since: datetime, until: datetime
     ) -> dict[tuple[str, str], int]:
-        """Per (contact, channel), non-emergency deliveries written since ``since`` and not
-        suppressed, cancelled or expired."""
+        """Per (contact, channel), non-emergency deliveries first due in [since, until) and
+        not suppressed, cancelled or expired."""
 
     @abstractmethod
     async def search_areas(self, query: str, *, limit: int) -> list[Area]:

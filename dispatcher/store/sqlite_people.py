@@ -117,18 +117,20 @@ class SQLitePeople(SQLiteConnections):
         return Page(items, items[-1].id if len(found) > limit else None)
 
     async def recent_counts(
-        self, contact_ids: Sequence[str], since: datetime
+        self, contact_ids: Sequence[str], since: datetime, until: datetime
     ) -> dict[tuple[str, str], int]:
-        """Per (contact, channel), non-emergency deliveries written since ``since`` that were
-        not suppressed, cancelled or expired (what a daily cap counts)."""
+        """Per (contact, channel), non-emergency deliveries due from ``since`` until before
+        ``until`` that were not suppressed, cancelled or expired (what a daily cap counts;
+        a delivery held for the morning counts on the morning's day)."""
         if not contact_ids:
             return {}
         found = await self._fetchall(
             "SELECT contact_id, channel, count(*) AS n FROM deliveries "
-            "WHERE contact_id IN (SELECT value FROM json_each(?)) AND created_at >= ? "
+            "WHERE contact_id IN (SELECT value FROM json_each(?)) "
+            "AND created_at >= ? AND created_at < ? "
             "AND priority_rank > 0 AND status NOT IN ('suppressed', 'cancelled', 'expired') "
             "GROUP BY contact_id, channel",
-            (json.dumps(list(contact_ids)), since.timestamp()),
+            (json.dumps(list(contact_ids)), since.timestamp(), until.timestamp()),
         )
         return {(r["contact_id"], r["channel"]): r["n"] for r in found}
 
