@@ -134,6 +134,14 @@ class Judge:
             reason=f"waiting, not an attempt: {result.reason}", retry_at=retry_at,
         )  # fmt: skip
 
+    def released(self, c: ClaimedDelivery) -> Outcome:
+        """A claimed delivery handed back unsent (the service stopped before its send):
+        queued again, its attempt not counted."""
+        return Outcome(
+            c.id, c.lease_token, DeliveryStatus.QUEUED, None,
+            reason="handed back unsent when the service stopped",
+        )  # fmt: skip
+
     def aborted(self, c: ClaimedDelivery) -> Outcome:
         """What a batch cut by shutdown records: the attempt, and the delivery due again
         (or failed, when the channel may not send twice)."""

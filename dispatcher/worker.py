@@ -137,7 +137,12 @@ class ChannelWorker:
                 else:
                     # Paced like any send, but only for what was claimed: an idle lane
                     # takes no tokens from the bulk lane.
-                    await self._pacer.acquire(len(claimed))
+                    try:
+                        await self._pacer.acquire(len(claimed))
+                    except asyncio.CancelledError:
+                        self._urgent_slots.release()
+                        await self._record([self._judge.released(c) for c in claimed])
+                        raise
                 if claimed:
                     self.idle.clear()
                     task = asyncio.create_task(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from store_helpers import T0, announce, later, queue_deliveries
 
+from dispatcher.clock import FakeClock
+from dispatcher.outcome import Judge
+from dispatcher.retry import RetryPolicy
 from dispatcher.store import Outcome, SQLiteStore
 from schemas import (
     AnnouncementStatus,
@@ -188,3 +191,30 @@ async def test_cancelling_a_completed_announcement_withdraws_it(store: SQLiteSto
         withdrawn.counts,
     )
     assert 0 == await store.cancel_announcement(ann, later(3))
+
+
+async def test_a_claim_handed_back_unsent_is_queued_with_its_attempt_returned(
+    store: SQLiteStore,
+) -> None:
+    ann = await announce(store, status=FANNING)
+    await queue_deliveries(store, ann, 1)
+    [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    assert [] == (await store.claim("sms", limit=1, now=T0, lease_seconds=10))[0]
+    judge = Judge("sms", True, RetryPolicy(initial=1, maximum=10), FakeClock(T0))
+    await store.record_outcomes([judge.released(c)], T0)
+    delivery = await store.get_delivery(c.id)
+    assert (DeliveryStatus.QUEUED, 0, []) == (
+        delivery.status,
+        delivery.attempt_count,
+        delivery.attempts,
+    )
+
+
+async def test_the_urgent_lane_claims_only_emergency_and_high(store: SQLiteStore) -> None:
+    bulk = await announce(store, "bulk", status=FANNING, priority="bulk")
+    await queue_deliveries(store, bulk, 3, priority=Priority.BULK)
+    assert [] == (await store.claim("sms", limit=10, now=T0, lease_seconds=10, max_rank=1))[0]
+    high = await announce(store, "high", status=FANNING, priority="high")
+    await queue_deliveries(store, high, 2, priority=Priority.HIGH)
+    claimed, _ = await store.claim("sms", limit=10, now=T0, lease_seconds=10, max_rank=1)
+    assert {"high"} == {c.announcement_id for c in claimed} and 2 == len(claimed)
