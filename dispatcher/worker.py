@@ -132,30 +132,31 @@ class ChannelWorker:
                 self.urgent_wake.clear()
                 await self._urgent_slots.acquire()
                 claimed = await self._claim(max_rank=Priority.HIGH.rank)
-                if not claimed:
-                    self._urgent_slots.release()
-                else:
-                    # Paced like any send, but only for what was claimed: an idle lane
-                    # takes no tokens from the bulk lane.
-                    try:
-                        await self._pacer.acquire(len(claimed))
-                    except asyncio.CancelledError:
-                        self._urgent_slots.release()
-                        await self._record([self._judge.released(c) for c in claimed])
-                        raise
                 if claimed:
-                    self.idle.clear()
-                    task = asyncio.create_task(
-                        self._send(claimed), name=f"send-urgent:{self.name}:{claimed[0].id}"
-                    )
-                    self.inflight.add(task)
-                    task.add_done_callback(self._urgent_done)
+                    await self._start_urgent(claimed)
                     continue
+                self._urgent_slots.release()
                 try:
                     async with asyncio.timeout(self.deps.settings.poll_interval):
                         await self.urgent_wake.wait()
                 except TimeoutError:
                     pass
+
+    async def _start_urgent(self, claimed: list[ClaimedDelivery]) -> None:
+        # Paced like any send, but only for what was claimed: an idle lane takes no tokens
+        # from the bulk lane.
+        try:
+            await self._pacer.acquire(len(claimed))
+        except asyncio.CancelledError:
+            self._urgent_slots.release()
+            await self._record([self._judge.released(c) for c in claimed])
+            raise
+        self.idle.clear()
+        task = asyncio.create_task(
+            self._send(claimed), name=f"send-urgent:{self.name}:{claimed[0].id}"
+        )
+        self.inflight.add(task)
+        task.add_done_callback(self._urgent_done)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)
