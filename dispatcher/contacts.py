@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from schemas import Area, Contact
+from schemas import Area
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -131,13 +131,6 @@ def parse_areas(text: str, fmt: str) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise ValueError('a JSON import must be a list of areas or {"areas": [...]}')
     return data
-
-
-def validate_contacts(
-    rows: Iterable[Mapping[str, Any]],
-) -> tuple[list[Contact], list[tuple[int, str]]]:
-    """Validate contact rows (see :func:`validate_rows`)."""
-    return validate_rows(Contact, rows)
 
 
 def validate_areas(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Area], list[tuple[int, str]]]:

@@ -229,17 +229,23 @@ async def owned_recipients(
     store: Store, channels: Mapping[str, Channel], announcement: Announcement
 ) -> dict[str, list[str]]:
     """Per channel of ``announcement``, the recipients the channel itself keeps."""
+    keepers = {
+        name: channel
+        for name in announcement.channels
+        if (channel := channels.get(name)) is not None
+        and type(channel).recipients is not Channel.recipients
+    }
+    if not keepers:
+        return {}  # no channel keeps recipients: no need to walk the area tree
     audience = announcement.audience
     areas = frozenset(
         await store.area_subtree(audience.areas) - await store.area_subtree(audience.exclude.areas)
     )
     owned: dict[str, list[str]] = {}
-    for name in announcement.channels:
-        channel = channels.get(name)
-        if channel is not None:
-            found = await channel.recipients(announcement, areas)
-            if found:
-                owned[name] = list(found)
+    for name, channel in keepers.items():
+        found = await channel.recipients(announcement, areas)
+        if found:
+            owned[name] = list(found)
     return owned
 
 
