@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from loudspeaker_helpers import (
     AREAS,
     START,
@@ -20,12 +20,8 @@ from loudspeaker_helpers import (
     need_service,
 )
 
-from dispatcher.api.app import make_app
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
-from dispatcher.engine import Dispatcher
-from dispatcher.keys import Role
-from dispatcher.plugins import make_plugin_manager
 
 
 @pytest.fixture
@@ -51,9 +47,8 @@ async def controller() -> AsyncIterator[Controller]:
 
 
 @pytest.fixture
-async def loud_factory(settings_factory: Callable[..., Settings]) -> AsyncIterator[LoudFactory]:
+def loud_factory(settings_factory: Callable[..., Settings], serve_engine: Any) -> LoudFactory:
     """``await make(**channel_settings)`` → the engine on the loudspeaker plugin alone."""
-    made: list[tuple[Dispatcher, TestClient[web.Request, web.Application]]] = []
 
     async def make(**loudspeaker: Any) -> Loud:
         channel = {"resync_interval": 0, "report_token": TOKEN, **loudspeaker}
@@ -61,18 +56,7 @@ async def loud_factory(settings_factory: Callable[..., Settings]) -> AsyncIterat
             enabled_channels=["loudspeaker"], channels={"loudspeaker": channel}
         )
         clock = FakeClock(START)
-        engine = Dispatcher(settings, pm=make_plugin_manager(entrypoints=False), clock=clock)
-        await engine.start()
-        app = make_app(engine.services, routes=engine.routes, metrics=engine.metrics)
-        client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        made.append((engine, client))
-        report = await engine.services.import_areas(AREAS)
-        assert report.ok, report.errors
-        _, admin = await engine.services.create_api_key(Role.ADMIN, "admin")
+        engine, client, admin = await serve_engine(settings, clock, AREAS)
         return Loud(engine, client, clock, admin)
 
-    yield make
-    for engine, client in made:
-        await client.close()
-        await engine.stop()
+    return make

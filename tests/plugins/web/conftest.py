@@ -7,16 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from web_helpers import AREAS, PUBLIC_URL, Receiver, Web, start_receiver
 
-from dispatcher.api.app import make_app
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
-from dispatcher.engine import Dispatcher
-from dispatcher.keys import Role
-from dispatcher.plugins import make_plugin_manager
 
 WebFactory = Callable[..., Awaitable[Web]]
 
@@ -29,12 +24,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def web_factory(
-    settings_factory: Callable[..., Settings], clock: FakeClock
-) -> AsyncIterator[WebFactory]:
+def web_factory(
+    settings_factory: Callable[..., Settings], clock: FakeClock, serve_engine: Any
+) -> WebFactory:
     """``await make(**web_settings)`` → the engine on the real web plugin alone, its API
     served on 127.0.0.1, the areas of :data:`AREAS` loaded."""
-    made: list[tuple[Dispatcher, TestClient[web.Request, web.Application]]] = []
 
     async def make(**channel: Any) -> Web:
         settings = settings_factory(
@@ -42,23 +36,10 @@ async def web_factory(
             channels={"web": {"timeout": 0.5, **channel}},
             api={"public_url": PUBLIC_URL},
         )
-        engine = Dispatcher(settings, pm=make_plugin_manager(entrypoints=False), clock=clock)
-        await engine.start()
-        app = make_app(
-            engine.services, routes=engine.routes, metrics=engine.metrics, settings=settings.api
-        )
-        client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        made.append((engine, client))
-        report = await engine.services.import_areas(AREAS)
-        assert report.ok, report.errors
-        _, admin = await engine.services.create_api_key(Role.ADMIN, "admin")
+        engine, client, admin = await serve_engine(settings, clock, AREAS)
         return Web(engine, client, clock, admin)
 
-    yield make
-    for engine, client in made:
-        await client.close()
-        await engine.stop()
+    return make
 
 
 @pytest.fixture
