@@ -6,6 +6,7 @@ pulled from the store each time ``/metrics`` is scraped, so it is right across p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -72,9 +73,20 @@ class Metrics:
 
     def attempt(self, channel: str, outcome: str, latency_s: float | None = None) -> None:
         """Count one attempt; record its latency when the provider was actually called."""
-        self._attempts.labels(channel, outcome).inc()
-        if latency_s is not None:
-            self._latency.labels(channel).observe(latency_s)
+        self.batch(channel, [(outcome, latency_s)])
+
+    def batch(self, channel: str, attempts: Sequence[tuple[str, float | None]]) -> None:
+        """Count a batch's attempts, each ``(outcome, latency_s)``: labels are looked up once
+        a batch, not once a message."""
+        counts: dict[str, int] = {}
+        for outcome, _ in attempts:
+            counts[outcome] = counts.get(outcome, 0) + 1
+        for outcome, n in counts.items():
+            self._attempts.labels(channel, outcome).inc(n)
+        latency = self._latency.labels(channel)
+        for _, seconds in attempts:
+            if seconds is not None:
+                latency.observe(seconds)
 
     def attempts(self, channel: str, outcome: str, n: int) -> None:
         """Count ``n`` attempts at once (a batch that failed as a whole)."""

@@ -78,6 +78,27 @@ def _compile(text: str) -> jinja2.Template | None:
     return _env.from_string(text)
 
 
+@lru_cache(maxsize=256)
+def _names(text: str) -> frozenset[str]:
+    if "{" not in text:
+        return frozenset()
+    return frozenset(meta.find_undeclared_variables(_env.parse(text)))
+
+
+def uses_contact(data: AnnouncementIn, channel: str) -> bool:
+    """Whether the text ``channel`` sends names ``contact``: when it does not, the sender
+    need not load the recipients' contacts to render it."""
+    title, body = _texts(data, channel)
+    return "contact" in _names(title) or "contact" in _names(body)
+
+
+def _texts(data: AnnouncementIn, channel: str) -> tuple[str, str]:
+    override = data.content.get(channel)
+    title = override.title if override and override.title is not None else data.title
+    body = override.body if override and override.body is not None else data.body
+    return title, body
+
+
 def _render_one(text: str, context: Mapping[str, Any]) -> str:
     template = _compile(text)
     return text if template is None else template.render(context)
@@ -91,9 +112,7 @@ def render(
 ) -> Rendered:
     """The title and body ``channel`` sends, with per-channel content and variables applied;
     ``link`` is the announcement's public page (``{{ link }}``)."""
-    override = data.content.get(channel)
-    title = override.title if override and override.title is not None else data.title
-    body = override.body if override and override.body is not None else data.body
+    title, body = _texts(data, channel)
     context: dict[str, Any] = dict(data.variables)
     context["contact"] = contact or {"name": "", "area_code": "", "id": ""}
     context["link"] = link

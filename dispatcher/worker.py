@@ -22,7 +22,7 @@ from dispatcher.events import StatusChange
 from dispatcher.metrics import Metrics
 from dispatcher.outcome import Judge, Unknown
 from dispatcher.pacing import Pacer
-from dispatcher.render import RenderError, outbound_message, person
+from dispatcher.render import RenderError, outbound_message, person, uses_contact
 from dispatcher.retry import RetryPolicy
 from dispatcher.store.base import ClaimedDelivery, Outcome, Store
 from dispatcher.store.urgency import urgent
@@ -225,14 +225,17 @@ class ChannelWorker:
         deps.writes.add(write)
         write.add_done_callback(deps.writes.discard)
         changes = await asyncio.shield(write)
+        attempts = [o.attempt for o in outcomes if o.attempt is not None]
+        if deps.metrics is not None:
+            deps.metrics.batch(
+                self.name,
+                [
+                    (a.outcome.value, None if a.latency_ms is None else a.latency_ms / 1000)
+                    for a in attempts
+                ],
+            )
         for o in outcomes:
             if o.attempt is not None:
-                if deps.metrics is not None:
-                    deps.metrics.attempt(
-                        self.name,
-                        o.attempt.outcome.value,
-                        None if o.attempt.latency_ms is None else o.attempt.latency_ms / 1000,
-                    )
                 log.debug(
                     "delivery_attempted",
                     channel=self.name,
@@ -247,7 +250,11 @@ class ChannelWorker:
     async def _attempt(self, claimed: list[ClaimedDelivery]) -> list[Outcome]:
         deps = self.deps
         announcements = await deps.announcements.get_many([c.announcement_id for c in claimed])
-        contact_ids = [c.contact_id for c in claimed if c.contact_id]
+        # Contacts are loaded only for texts that name them.
+        personal = {i for i, a in announcements.items() if uses_contact(a, self.name)}
+        contact_ids = [
+            c.contact_id for c in claimed if c.contact_id and c.announcement_id in personal
+        ]
         contacts = await deps.store.get_contacts(contact_ids) if contact_ids else {}
         now = deps.clock.now()
         outcomes: dict[str, Outcome] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dispatcher.render import Rendered, render, template_problems
+from dispatcher.render import Rendered, render, template_problems, uses_contact
 from schemas import AnnouncementIn
 
 
@@ -21,6 +21,19 @@ def test_channel_override_wins_on_that_channel_only() -> None:
 def test_variables_and_contact_fields_fill_the_template() -> None:
     a = announcement(body="{{ contact.name }}: nước cúp lúc {{ gio }}", variables={"gio": "9h"})
     assert "Lan: nước cúp lúc 9h" == render(a, "sms", {"name": "Lan"}).body
+
+
+def test_a_text_names_the_contact_only_where_it_uses_it() -> None:
+    a = announcement(
+        title="{{ gio }}",
+        body="Họp lúc {{ gio }}",
+        variables={"gio": "9h"},
+        channels=["sms", "zalo", "email"],
+        content={"sms": {"body": "{{ contact.name }} ơi"}, "zalo": {"title": "{{contact}}"}},
+    )
+    assert uses_contact(a, "sms")
+    assert uses_contact(a, "zalo")
+    assert not uses_contact(a, "email")  # needs no contact loaded to be rendered
 
 
 def test_template_reaching_for_python_internals_is_refused_at_intake() -> None:

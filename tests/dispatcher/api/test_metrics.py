@@ -73,6 +73,24 @@ async def test_latency_is_observed_only_when_given(store: SQLiteStore) -> None:
     )
 
 
+async def test_a_batch_counts_each_attempt_and_each_latency(store: SQLiteStore) -> None:
+    metrics = Metrics()
+    metrics.batch("sms", [("accepted", 0.5), ("accepted", 0.5), ("failed", 0.5), ("retry", None)])
+
+    text = await metrics.render(store)
+    attempts = _samples(text, "thongbao_attempts")
+    latency = _samples(text, "thongbao_send_latency_seconds")
+
+    assert (
+        2.0 == attempts[("thongbao_attempts_total", (("channel", "sms"), ("outcome", "accepted")))]
+    )
+    assert 1.0 == attempts[("thongbao_attempts_total", (("channel", "sms"), ("outcome", "retry")))]
+    assert (3.0, 1.5) == (
+        latency[("thongbao_send_latency_seconds_count", (("channel", "sms"),))],
+        latency[("thongbao_send_latency_seconds_sum", (("channel", "sms"),))],
+    )
+
+
 async def test_receipts_and_fanout_count(store: SQLiteStore) -> None:
     metrics = Metrics()
     metrics.receipts("sms", True)
