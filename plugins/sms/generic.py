@@ -27,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import aiohttp
 import structlog
+from yarl import URL
 
 from dispatcher import (
     Accepted,
@@ -84,6 +85,7 @@ class GenericHttpTransport(SmsTransport):
         self._message = templates.get("batch.item_template", templates["template"])
         self._single = templates["template"]
         self._envelope = templates.get("batch.template")
+        self._url = URL(str(settings.url))
         self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
@@ -105,6 +107,9 @@ class GenericHttpTransport(SmsTransport):
         self._session = aiohttp.ClientSession(
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            # ``parallel`` bounds the requests of one send, the channel's concurrency the
+            # sends: aiohttp's own cap (100) would only queue requests beyond it, at a cost.
+            connector=aiohttp.TCPConnector(limit=0),
         )
 
     async def send(self, batch: Sequence[SmsOut]) -> list[SendResult]:
@@ -112,11 +117,13 @@ class GenericHttpTransport(SmsTransport):
         self._client()  # fail before fanning out when not started
         shape = self.settings.batch
         if shape is None:
-            return await self._bounded([self._send_one(out) for out in batch])
+            return await self._bounded([partial(self._send_one, out) for out in batch])
         chunks = [batch[i : i + shape.max_size] for i in range(0, len(batch), shape.max_size)]
         if len(chunks) <= 1:
             return await self._send_chunk(batch, shape) if batch else []
-        done = await self._bounded([self._send_chunk_or_fail(chunk, shape) for chunk in chunks])
+        done = await self._bounded(
+            [partial(self._send_chunk_or_fail, chunk, shape) for chunk in chunks]
+        )
         return [result for results in done for result in results]
 
     async def aclose(self) -> None:
@@ -131,18 +138,20 @@ class GenericHttpTransport(SmsTransport):
             raise RuntimeError(f"channel {self.channel!r} is not started: call start() first")
         return self._session
 
-    async def _bounded(self, work: Sequence[Awaitable[T]]) -> list[T]:
-        limit = asyncio.Semaphore(self.settings.parallel)
+    async def _bounded(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+        """Run ``jobs`` at most ``parallel`` at a time, results in their order: a few lanes
+        take the next job as each finishes (no task and no semaphore per message)."""
+        results: list[Any] = [None] * len(jobs)
+        queue = iter(enumerate(jobs))
 
-        async def one(job: Awaitable[T]) -> T:
-            async with limit:
-                return await job
+        async def lane() -> None:
+            for index, job in queue:
+                results[index] = await job()
 
         async with asyncio.TaskGroup() as group:
-            tasks = [
-                group.create_task(one(job), name=f"sms-http-{n}") for n, job in enumerate(work)
-            ]
-        return [task.result() for task in tasks]
+            for n in range(min(self.settings.parallel, len(jobs))):
+                group.create_task(lane(), name=f"sms-http-{n}")
+        return results
 
     async def _send_one(self, out: SmsOut) -> SendResult:
         try:
@@ -189,15 +198,15 @@ class GenericHttpTransport(SmsTransport):
             body["json"] = payload
         elif settings.body == "form":
             body["data"] = {key: form_text(value) for key, value in payload.items()}
-        request = self._client().request(
-            settings.method,
-            str(settings.url),
-            params={key: form_text(value) for key, value in params.items()},
-            **body,
-        )
-        async with gateway_errors(self.channel, settings), request as response:
-            raw = await response.read()
-            status, retry_after = response.status, response.headers.get("Retry-After")
+        query = {key: form_text(value) for key, value in params.items()}
+        try:
+            async with self._client().request(
+                settings.method, self._url, params=query or None, **body
+            ) as response:
+                raw = await response.read()
+                status, retry_after = response.status, response.headers.get("Retry-After")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise gateway_error(exc, self.channel, settings) from exc
         self._raise_for_status(status, raw, retry_after)
         try:
             answer = json.loads(raw)
@@ -319,31 +328,22 @@ def result_for(exc: DeliveryError) -> SendResult:
     return RetryLater(str(exc), code=exc.code)
 
 
-@asynccontextmanager
-async def gateway_errors(channel: str, settings: GenericHttpSettings) -> AsyncIterator[None]:
-    """Turn aiohttp failures raised inside the block into transient ``DeliveryError`` s.
+def gateway_error(exc: Exception, channel: str, settings: GenericHttpSettings) -> DeliveryError:
+    """The transient ``DeliveryError`` an aiohttp failure or a timeout means.
 
     Logs and messages name the gateway's host only: a URL may carry a key.
     """
-    try:
-        yield
-    except DeliveryError:
-        raise
-    except TimeoutError as exc:
+    if isinstance(exc, TimeoutError):
         log.warning("sms_gateway_timeout", channel=channel, host=settings.host())
-        raise ChannelTimeoutError(
+        return ChannelTimeoutError(
             f"the gateway did not answer within {settings.timeout:g} s", channel=channel
-        ) from exc
-    except aiohttp.ClientError as exc:
-        log.warning(
-            "sms_gateway_unreachable",
-            channel=channel,
-            host=settings.host(),
-            error=type(exc).__name__,
         )
-        raise TransientDeliveryError(
-            f"cannot reach the gateway ({type(exc).__name__})", channel=channel
-        ) from exc
+    log.warning(
+        "sms_gateway_unreachable", channel=channel, host=settings.host(), error=type(exc).__name__
+    )
+    return TransientDeliveryError(
+        f"cannot reach the gateway ({type(exc).__name__})", channel=channel
+    )
 
 
 # -- reading and writing JSON by dotted path ------------------------------------------------
