@@ -14,6 +14,7 @@ from schemas.announcement import (
     Priority,
     StatusCallback,
 )
+from schemas.base import InputModel
 from schemas.contact import Area, Consent, ConsentIn, Contact, ContactDetails
 from schemas.delivery import (
     Attempt,
@@ -48,6 +49,7 @@ __all__ = [
     "Exclusions",
     "FailureKind",
     "Inbound",
+    "InputModel",
     "OptOut",
     "Preview",
     "Priority",

@@ -127,6 +127,12 @@ async def test_report_that_changes_nothing_says_so(client: Client, sink: FakeRec
         pytest.param(b"[]", "empty", id="empty-list"),
         pytest.param(b'[{"id": "gw-1", "status": "delivered"}, 7]', "report[1]", id="list-item"),
         pytest.param(b'"delivered"', "not an object", id="scalar"),
+        pytest.param(
+            b'[{"id": "gw-1", "status": "delivered"}, {"id": "gw-2", "status": "x"}]',
+            "[1]status",
+            id="second-report-named",
+        ),
+        pytest.param(b'{"id": "\\ud800", "status": "delivered"}', "unicode", id="lone-surrogate"),
     ],
 )
 async def test_bad_input_is_a_problem(
