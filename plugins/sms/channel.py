@@ -12,10 +12,12 @@ transport's rate and batch size, and the engine's per-process pacer holds it to 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
 import phonenumbers
+from phonenumbers import PhoneMetadata
 
 from dispatcher import (
     Channel,
@@ -137,13 +139,26 @@ class SmsChannel(Channel):
         await self.transport.aclose()
 
 
-@functools.lru_cache(maxsize=65_536)
+# A Vietnamese mobile number already written in E.164, by phonenumbers' own pattern for
+# Vietnamese mobiles: phonenumbers would answer it unchanged, so it is not parsed again
+# (a parse costs ~25 µs, and fan-out meets every stored number once more).
+_VN_MOBILE = PhoneMetadata.metadata_for_region("VN").mobile.national_number_pattern
+_E164_MOBILE = re.compile(rf"\+84(?:{_VN_MOBILE})")
+
+
 def normalize_phone(address: str) -> str:
     """``0912345678``, ``84912345678`` and ``+84 912 345 678`` all become ``+84912345678``.
 
     Raises:
         InvalidAddressError: not a valid phone number, or a landline.
     """
+    if _E164_MOBILE.fullmatch(address):
+        return address
+    return _parse_phone(address)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_phone(address: str) -> str:
     try:
         number = phonenumbers.parse(address, "VN")
     except phonenumbers.NumberParseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -27,7 +28,7 @@ from dispatcher.testing import (
     make_context,
     make_message,
 )
-from plugins.sms.channel import SmsChannel, normalize_phone
+from plugins.sms.channel import SmsChannel, _parse_phone, normalize_phone
 from plugins.sms.settings import SmsSettings
 from plugins.sms.wire import UNREADABLE, parse_retry_after
 from schemas import FailureKind
@@ -77,6 +78,23 @@ def batch(count: int) -> list[OutboundMessage]:
 )
 def test_phone_numbers_become_e164(address: str, expected: str) -> None:
     assert expected == normalize_phone(address)
+
+
+def test_numbers_already_in_e164_get_the_answer_a_full_parse_gives() -> None:
+    # Every 3-digit start after +84, with 9 and with other lengths: the shortcut for
+    # E.164 mobiles must agree with phonenumbers on each.
+    rng = random.Random(9)
+    for start in range(100, 1000):
+        for length in (6, 6, 5, 7):
+            address = f"+84{start}{rng.randrange(10**length):0{length}d}"
+            assert _outcome(normalize_phone, address) == _outcome(_parse_phone, address), address
+
+
+def _outcome(normalize: Callable[[str], str], address: str) -> str:
+    try:
+        return normalize(address)
+    except InvalidAddressError as exc:
+        return f"refused: {exc}"
 
 
 @pytest.mark.parametrize(
