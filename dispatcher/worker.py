@@ -116,6 +116,11 @@ class ChannelWorker:
             if not claimed:
                 await self._wait_for_work()
                 continue
+            if self._stopping.is_set():
+                # Stopped while claiming: shutdown no longer waits for new sends.
+                self._slots.release()
+                await self._hand_back(claimed)
+                break
             self.idle.clear()
             task = asyncio.create_task(
                 self._send(claimed), name=f"send:{self.name}:{claimed[0].id}"
@@ -132,6 +137,10 @@ class ChannelWorker:
                 self.urgent_wake.clear()
                 await self._urgent_slots.acquire()
                 claimed = await self._claim(max_rank=Priority.HIGH.rank)
+                if claimed and self._stopping.is_set():
+                    self._urgent_slots.release()
+                    await self._hand_back(claimed)
+                    break
                 if claimed:
                     await self._start_urgent(claimed)
                     continue
@@ -149,7 +158,7 @@ class ChannelWorker:
             await self._pacer.acquire(len(claimed))
         except asyncio.CancelledError:
             self._urgent_slots.release()
-            await self._record([self._judge.released(c) for c in claimed])
+            await self._hand_back(claimed)
             raise
         self.idle.clear()
         task = asyncio.create_task(
@@ -157,6 +166,10 @@ class ChannelWorker:
         )
         self.inflight.add(task)
         task.add_done_callback(self._urgent_done)
+
+    async def _hand_back(self, claimed: list[ClaimedDelivery]) -> None:
+        """Queue claims again unsent, their attempt returned."""
+        await self._record([self._judge.released(c) for c in claimed])
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)

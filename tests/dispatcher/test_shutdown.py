@@ -123,3 +123,42 @@ async def test_stop_during_drain_is_not_ignored(dispatcher_factory) -> None:
     await asyncio.wait_for(d.stop(), timeout=5)
     await asyncio.wait_for(draining, timeout=5)
     assert not await d.ready()
+
+
+class SlowClaimStore(SQLiteStore):
+    """A store whose bulk-lane claims wait for ``gate`` once rows are due."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+        self.waiting = False
+
+    async def claim(self, channel, *, max_rank=None, **kwargs):  # type: ignore[no-untyped-def, override]
+        if max_rank is None and (await self.status_totals()).get((channel, "queued")):
+            self.waiting = True
+            await self.gate.wait()
+        return await super().claim(channel, max_rank=max_rank, **kwargs)
+
+
+async def test_a_claim_that_returns_after_stop_is_handed_back_unsent(settings_factory) -> None:
+    settings = settings_factory()
+    store = SlowClaimStore(settings.db)
+    d = Dispatcher(
+        settings, pm=channels_pm({"sms": scripted("sms")}), store=store, clock=FakeClock()
+    )
+    await d.start()
+    await announce(d, audience=ONE)
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _flag(store))
+    stopping = asyncio.create_task(d.stop())
+    await asyncio.sleep(0.01)  # stop() has told the workers to stop
+    store.gate.set()  # the claim in progress now takes the row
+    await asyncio.wait_for(stopping, timeout=5)
+    await runner
+    assert [] == d.channels["sms"].sent
+    delivery = await _first_delivery(d)
+    assert (DeliveryStatus.QUEUED, 0) == (delivery.status, delivery.attempt_count)
+
+
+async def _flag(store: SlowClaimStore) -> bool:
+    return store.waiting
