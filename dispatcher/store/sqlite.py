@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 from dispatcher.errors import NotFoundError
 from dispatcher.events import StatusChange
@@ -195,32 +196,14 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         Nothing is inserted once the announcement is no longer fanning out or sending (it was
         cancelled or expired meanwhile).
         """
-        async with self._write() as db:
-            async with db.execute(
-                "SELECT status FROM announcements WHERE id = ?", (announcement_id,)
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None or row["status"] not in ("fanning_out", "sending", "completed"):
-                return 0
-            if row["status"] == "completed":
-                await db.execute(
-                    "UPDATE announcements SET status = 'sending', finished_at = NULL WHERE id = ?",
-                    (announcement_id,),
-                )
-            before = db.total_changes
-            await db.executemany(
-                "INSERT OR IGNORE INTO deliveries (announcement_id, channel, address, contact_id, "
-                "status, priority_rank, due_at, step, reason, created_at, updated_at, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [queue.new_delivery_params(d) for d in deliveries],
+        return await self._transaction(
+            partial(
+                queue.insert_deliveries,
+                deliveries=deliveries,
+                announcement_id=announcement_id,
+                cursor=cursor,
             )
-            inserted = db.total_changes - before
-            if cursor is not None:
-                await db.execute(
-                    "UPDATE announcements SET fanout_cursor = ? WHERE id = ?",
-                    (cursor, announcement_id),
-                )
-            return inserted
+        )
 
     async def cancel_announcement(self, announcement_id: str, now: datetime) -> int:
         """Cancel the announcement and its deliveries that have not gone out (a completed
@@ -248,8 +231,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
 
     async def expire(self, now: datetime) -> tuple[list[StatusChange], list[str]]:
         """Expire open deliveries and announcements past ``expires_at``."""
-        async with self._write() as db:
-            return await queue.expire(db, rows.ts(now) or 0.0)
+        return await self._transaction(partial(queue.expire, now=rows.ts(now) or 0.0))
 
     async def complete_finished(self, now: datetime) -> list[str]:
         """Complete ``sending`` announcements that have no open delivery left."""
@@ -277,16 +259,17 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         max_rank: int | None = None,
     ) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
         """Lease due deliveries of ``channel`` (see :meth:`Store.claim`)."""
-        async with self._write() as db:
-            return await queue.claim(
-                db,
-                channel,
+        return await self._transaction(
+            partial(
+                queue.claim,
+                channel=channel,
                 limit=limit,
                 now=now.timestamp(),
                 lease_seconds=lease_seconds,
                 repeatable=repeatable,
                 max_rank=max_rank,
             )
+        )
 
     async def renew_leases(self, lease_tokens: Sequence[str], until: datetime) -> int:
         """Extend leases still held under these tokens."""
@@ -306,8 +289,9 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         """Write attempts and move deliveries on, fenced by lease token."""
         if not outcomes:
             return []
-        async with self._write() as db:
-            return await queue.record_outcomes(db, outcomes, now.timestamp())
+        return await self._transaction(
+            partial(queue.record_outcomes, outcomes=outcomes, now=now.timestamp())
+        )
 
     async def overdue_fallbacks(self, now: datetime, limit: int) -> list[StatusChange]:
         """Sent fallback steps past their deadline, each once."""
@@ -317,8 +301,9 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
             (now.timestamp(),),
         ):
             return []
-        async with self._write() as db:
-            return await queue.overdue_fallbacks(db, now.timestamp(), limit)
+        return await self._transaction(
+            partial(queue.overdue_fallbacks, now=now.timestamp(), limit=limit)
+        )
 
     async def next_due(self, channel: str) -> datetime | None:
         """When the next delivery of ``channel`` falls due."""
@@ -351,8 +336,9 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         """Store receipts and apply those that move a delivery forward."""
         if not receipts:
             return [], []
-        async with self._write() as db:
-            return await queue.add_receipts(db, receipts, now.timestamp())
+        return await self._transaction(
+            partial(queue.add_receipts, receipts=receipts, now=now.timestamp())
+        )
 
     # -- reading ---------------------------------------------------------------------------
     async def get_delivery(self, delivery_id: str) -> Delivery:

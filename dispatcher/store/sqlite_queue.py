@@ -1,19 +1,20 @@
-"""The queue's write paths on SQLite: claim, outcomes, receipts, expiry.
+"""The queue's write paths on SQLite: fan-out inserts, claim, outcomes, receipts, expiry.
 
-Each function runs inside a ``BEGIN IMMEDIATE`` transaction opened by the caller, so a
-``SELECT`` followed by an ``UPDATE`` here sees no other writer in between.
+Plain ``sqlite3`` functions: each runs whole inside one ``BEGIN IMMEDIATE`` transaction in
+the writer connection's thread (``SQLiteConnections._transaction``), so a ``SELECT``
+followed by an ``UPDATE`` here sees no other writer in between, and the write lock is held
+for the SQL alone, never across turns of a busy event loop.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
-
-import aiosqlite
 
 from dispatcher.events import StatusChange
 from dispatcher.store import sqlite_rows as rows
@@ -57,15 +58,46 @@ def new_delivery_params(d: NewDelivery) -> tuple[Any, ...]:
     )
 
 
-async def _fetchall(db: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
-    # Run and drain in one call into the connection's thread (one hop, not two).
-    return list(await db.execute_fetchall(sql, params))
+def _fetchall(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[Any]:
+    return db.execute(sql, params).fetchall()
 
 
-async def _reclaim_expired(
-    db: aiosqlite.Connection, channel: str, *, limit: int, now: float, repeatable: bool
+def insert_deliveries(
+    db: sqlite3.Connection,
+    deliveries: Sequence[NewDelivery],
+    *,
+    announcement_id: str,
+    cursor: str | None,
+) -> int:
+    """Insert a fan-out batch (existing rows ignored) and save its cursor; nothing once the
+    announcement is no longer fanning out or sending. Returns the rows inserted."""
+    row = db.execute("SELECT status FROM announcements WHERE id = ?", (announcement_id,)).fetchone()
+    if row is None or row["status"] not in ("fanning_out", "sending", "completed"):
+        return 0
+    if row["status"] == "completed":
+        db.execute(
+            "UPDATE announcements SET status = 'sending', finished_at = NULL WHERE id = ?",
+            (announcement_id,),
+        )
+    before = db.total_changes
+    db.executemany(
+        "INSERT OR IGNORE INTO deliveries (announcement_id, channel, address, contact_id, "
+        "status, priority_rank, due_at, step, reason, created_at, updated_at, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [new_delivery_params(d) for d in deliveries],
+    )
+    inserted = db.total_changes - before
+    if cursor is not None:
+        db.execute(
+            "UPDATE announcements SET fanout_cursor = ? WHERE id = ?", (cursor, announcement_id)
+        )
+    return inserted
+
+
+def _reclaim_expired(
+    db: sqlite3.Connection, channel: str, *, limit: int, now: float, repeatable: bool
 ) -> list[StatusChange]:
-    stale = await _fetchall(
+    stale = _fetchall(
         db,
         "SELECT id, announcement_id, channel, contact_id, step, attempt_count, updated_at "
         "FROM deliveries "
@@ -74,7 +106,7 @@ async def _reclaim_expired(
     )
     if not stale:
         return []
-    await db.executemany(
+    db.executemany(
         "INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, outcome, reason) "
         "VALUES (?, ?, ?, 'unknown', ?)",
         [(r["id"], r["attempt_count"], r["updated_at"], _UNKNOWN_REASON) for r in stale],
@@ -84,10 +116,10 @@ async def _reclaim_expired(
             "UPDATE deliveries SET status = 'queued', due_at = ?, lease_token = NULL, "
             "lease_expires = NULL, unknown_count = unknown_count + 1, updated_at = ? WHERE id = ?"
         )
-        await db.executemany(sql, [(now, now, r["id"]) for r in stale])
+        db.executemany(sql, [(now, now, r["id"]) for r in stale])
         return []
     reason = "outcome unknown after a crash, and this channel may not send twice"
-    await db.executemany(
+    db.executemany(
         "UPDATE deliveries SET status = 'failed', failure_kind = 'technical', reason = ?, "
         "lease_token = NULL, lease_expires = NULL, unknown_count = unknown_count + 1, "
         "updated_at = ? WHERE id = ?",
@@ -96,8 +128,8 @@ async def _reclaim_expired(
     return [_change(r, DeliveryStatus.FAILED, reason) for r in stale]
 
 
-async def claim(
-    db: aiosqlite.Connection,
+def claim(
+    db: sqlite3.Connection,
     channel: str,
     *,
     limit: int,
@@ -108,9 +140,9 @@ async def claim(
 ) -> tuple[list[ClaimedDelivery], list[StatusChange]]:
     """Reclaim expired leases, then lease up to ``limit`` due rows, best priority first
     (with ``max_rank``, only rows of that priority rank or better)."""
-    changes = await _reclaim_expired(db, channel, limit=limit, now=now, repeatable=repeatable)
+    changes = _reclaim_expired(db, channel, limit=limit, now=now, repeatable=repeatable)
     token = secrets.token_hex(8)
-    claimed = await _fetchall(
+    claimed = _fetchall(
         db,
         "UPDATE deliveries SET status = 'sending', lease_token = :token, lease_expires = :exp, "
         "attempt_count = attempt_count + 1, updated_at = :now "
@@ -145,13 +177,13 @@ async def claim(
     ], changes
 
 
-async def record_outcomes(
-    db: aiosqlite.Connection, outcomes: Sequence[Outcome], now: float
+def record_outcomes(
+    db: sqlite3.Connection, outcomes: Sequence[Outcome], now: float
 ) -> list[StatusChange]:
     """Apply outcomes whose lease is still held; stale ones (lease lost) change nothing."""
     held = {
         (str(r["id"]), r["lease_token"]): r
-        for r in await _fetchall(
+        for r in _fetchall(
             db,
             "SELECT id, lease_token, announcement_id, channel, contact_id, step FROM deliveries "
             "WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))",
@@ -161,7 +193,7 @@ async def record_outcomes(
     live = [o for o in outcomes if (o.delivery_id, o.lease_token) in held]
     if not live:
         return []
-    await db.executemany(
+    db.executemany(
         "UPDATE deliveries SET status = ?, provider_id = coalesce(?, provider_id), "
         "provider_code = ?, reason = ?, failure_kind = ?, due_at = coalesce(?, due_at), "
         "attempt_count = attempt_count - ?, lease_token = NULL, lease_expires = NULL, "
@@ -183,7 +215,7 @@ async def record_outcomes(
             for o in live
         ],
     )
-    await db.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, outcome, latency_ms, "
         "provider_id, provider_code, reason, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -208,7 +240,7 @@ async def record_outcomes(
         for o in live
         if o.status == DeliveryStatus.SENT and o.provider_id
     ]
-    changes.extend(await _apply_early_receipts(db, early, now))
+    changes.extend(_apply_early_receipts(db, early, now))
     return changes
 
 
@@ -224,8 +256,8 @@ def _change(row: Any, status: DeliveryStatus, reason: str | None) -> StatusChang
     )
 
 
-async def _apply_early_receipts(
-    db: aiosqlite.Connection, sent: list[tuple[str, str | None]], now: float
+def _apply_early_receipts(
+    db: sqlite3.Connection, sent: list[tuple[str, str | None]], now: float
 ) -> list[StatusChange]:
     by_channel: dict[str, list[str]] = defaultdict(list)
     for channel, provider_id in sent:
@@ -233,26 +265,26 @@ async def _apply_early_receipts(
             by_channel[channel].append(provider_id)
     changes: list[StatusChange] = []
     for channel, ids in by_channel.items():
-        waiting = await _fetchall(
+        waiting = _fetchall(
             db,
             "SELECT * FROM receipts WHERE delivery_id IS NULL AND channel = ? "
             "AND provider_id IN (SELECT value FROM json_each(?)) ORDER BY id",
             (channel, json.dumps(ids)),
         )
         if waiting:
-            changes.extend(await _apply(db, channel, waiting, now))
+            changes.extend(_apply(db, channel, waiting, now))
     return changes
 
 
-async def add_receipts(
-    db: aiosqlite.Connection, receipts: Sequence[ReceiptIn], now: float
+def add_receipts(
+    db: sqlite3.Connection, receipts: Sequence[ReceiptIn], now: float
 ) -> tuple[list[bool], list[StatusChange]]:
     """Insert receipts, then apply them per channel; returns applied flags in input order."""
     # One statement for the whole batch; we hold the write lock, so the new rows are exactly
     # those above the largest id before it.
-    [top] = await _fetchall(db, "SELECT coalesce(max(id), 0) AS top FROM receipts")
+    [top] = _fetchall(db, "SELECT coalesce(max(id), 0) AS top FROM receipts")
     first_id = top["top"] + 1
-    await db.executemany(
+    db.executemany(
         "INSERT INTO receipts (channel, provider_id, status, occurred_at, provider_code, "
         "detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
@@ -268,30 +300,28 @@ async def add_receipts(
             for r in receipts
         ],
     )
-    stored = await _fetchall(db, "SELECT * FROM receipts WHERE id >= ? ORDER BY id", (first_id,))
+    stored = _fetchall(db, "SELECT * FROM receipts WHERE id >= ? ORDER BY id", (first_id,))
     by_channel: dict[str, list[Any]] = defaultdict(list)
     for row in stored:
         by_channel[row["channel"]].append(row)
     changes: list[StatusChange] = []
     for channel, group in by_channel.items():
-        changes.extend(await _apply(db, channel, group, now))
+        changes.extend(_apply(db, channel, group, now))
     applied_ids = {
         r["id"]
-        for r in await _fetchall(
-            db, "SELECT id FROM receipts WHERE id >= ? AND applied = 1", (first_id,)
-        )
+        for r in _fetchall(db, "SELECT id FROM receipts WHERE id >= ? AND applied = 1", (first_id,))
     }
     return [row["id"] in applied_ids for row in stored], changes
 
 
-async def _apply(
-    db: aiosqlite.Connection, channel: str, receipts: list[Any], now: float
+def _apply(
+    db: sqlite3.Connection, channel: str, receipts: list[Any], now: float
 ) -> list[StatusChange]:
     """Match receipts to deliveries by provider id and move those that may move."""
     ids = sorted({r["provider_id"] for r in receipts})
     current = {
         r["provider_id"]: dict(r)
-        for r in await _fetchall(
+        for r in _fetchall(
             db,
             "SELECT id, status, announcement_id, channel, contact_id, step, provider_id "
             "FROM deliveries WHERE channel = ? AND provider_id IN (SELECT value FROM json_each(?))",
@@ -322,9 +352,9 @@ async def _apply(
         )
         target["status"] = receipt["status"]
         changes.append(_change(target, DeliveryStatus(receipt["status"]), receipt["detail"]))
-    await db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
+    db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
     # In receipt order, so a delivery moved twice in one batch ends in its last state.
-    await db.executemany(
+    db.executemany(
         "UPDATE deliveries SET status = ?, provider_code = coalesce(?, provider_code), "
         "failure_kind = ?, reason = ?, updated_at = ?, fallback_at = NULL WHERE id = ?",
         moved,
@@ -332,11 +362,11 @@ async def _apply(
     return changes
 
 
-async def expire(db: aiosqlite.Connection, now: float) -> tuple[list[StatusChange], list[str]]:
+def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list[str]]:
     """Expire announcements whose ``expires_at`` has passed, and their open deliveries."""
     due = [
         r["id"]
-        for r in await _fetchall(
+        for r in _fetchall(
             db,
             "SELECT id FROM announcements WHERE status IN ('scheduled', 'fanning_out', 'sending') "
             "AND expires_at IS NOT NULL AND expires_at <= ?",
@@ -346,7 +376,7 @@ async def expire(db: aiosqlite.Connection, now: float) -> tuple[list[StatusChang
     if not due:
         return [], []
     ids = json.dumps(due)
-    gone = await _fetchall(
+    gone = _fetchall(
         db,
         "UPDATE deliveries SET status = 'expired', reason = 'expired before it could be sent', "
         "updated_at = ? WHERE announcement_id IN (SELECT value FROM json_each(?)) "
@@ -354,7 +384,7 @@ async def expire(db: aiosqlite.Connection, now: float) -> tuple[list[StatusChang
         "RETURNING id, announcement_id, channel, contact_id, step",
         (now, ids),
     )
-    await db.execute(
+    db.execute(
         "UPDATE announcements SET status = 'expired', finished_at = ? "
         "WHERE id IN (SELECT value FROM json_each(?))",
         (now, ids),
@@ -363,9 +393,9 @@ async def expire(db: aiosqlite.Connection, now: float) -> tuple[list[StatusChang
     return [_change(r, DeliveryStatus.EXPIRED, reason) for r in gone], due
 
 
-async def overdue_fallbacks(db: aiosqlite.Connection, now: float, limit: int) -> list[StatusChange]:
+def overdue_fallbacks(db: sqlite3.Connection, now: float, limit: int) -> list[StatusChange]:
     """Sent steps whose fallback deadline passed without a receipt: each is taken once."""
-    due = await _fetchall(
+    due = _fetchall(
         db,
         "UPDATE deliveries SET fallback_at = NULL WHERE id IN (SELECT id FROM deliveries "
         "WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND status = 'sent' LIMIT ?) "

@@ -1,11 +1,16 @@
-"""The store's write lock serves an emergency's writes before bulk ones waiting."""
+"""The store's write lock serves an emergency's writes before bulk ones waiting, and a
+transaction run whole in the writer's thread holds it for exactly its own span."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 
 import pytest
 
+from dispatcher.store import SQLiteStore
 from dispatcher.store.urgency import PriorityLock, urgent
 
 
@@ -43,3 +48,42 @@ async def test_a_cancelled_waiter_neither_holds_nor_blocks_the_lock() -> None:
     assert not lock.locked()
     async with asyncio.timeout(1):
         await lock.acquire()
+
+
+async def test_a_transaction_that_fails_writes_nothing_and_the_next_one_runs(
+    store: SQLiteStore,
+) -> None:
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO areas (code, name) VALUES ('X1', 'half')")
+        raise sqlite3.IntegrityError("stop here")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await store._transaction(half_then_fail)
+    await store._transaction(
+        lambda db: db.execute("INSERT INTO areas (code, name) VALUES ('X2', 'whole')")
+    )
+    assert [("X2",)] == [
+        tuple(r) for r in await store._fetchall("SELECT code FROM areas WHERE code LIKE 'X%'")
+    ]
+
+
+async def test_a_cancelled_transaction_still_ends_before_the_lock_is_free(
+    store: SQLiteStore,
+) -> None:
+    started = threading.Event()
+
+    def slow(db: sqlite3.Connection) -> None:
+        started.set()
+        time.sleep(0.2)
+        db.execute("INSERT INTO areas (code, name) VALUES ('X3', 'slow')")
+
+    task = asyncio.create_task(store._transaction(slow))
+    await asyncio.to_thread(started.wait)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The thread's transaction committed, and only then was the lock given back.
+    assert not store._lock.locked()
+    assert [("X3",)] == [
+        tuple(r) for r in await store._fetchall("SELECT code FROM areas WHERE code = 'X3'")
+    ]
