@@ -224,10 +224,13 @@ class Dispatcher:
         """True when started, not stopping, and the store answers."""
         return self._started and not self._closed and await self.store.ping()
 
-    def wake(self) -> None:
-        """Make the scheduler and every worker look for work now."""
+    def wake(self, hurry: bool = False) -> None:
+        """Make the scheduler and every worker look for work now; with ``hurry`` (an
+        emergency or high-priority announcement was posted), release it at once."""
         if self._scheduler is not None:
             self._scheduler.wake.set()
+            if hurry:
+                self._scheduler.hurry()
         for worker in self.workers.values():
             worker.wake.set()
 

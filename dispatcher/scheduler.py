@@ -46,11 +46,38 @@ class Scheduler:
         self.fanouts: dict[str, asyncio.Task[None]] = {}
         self._failed_at: dict[str, float] = {}
         self._stopping = asyncio.Event()
+        self._hurrying: asyncio.Task[None] | None = None
+        self._again = False
 
     def stop(self) -> None:
         """Stop releasing; running fan-outs are the engine's to cancel."""
         self._stopping.set()
         self.wake.set()
+        if self._hurrying is not None:
+            self._hurrying.cancel()
+
+    def hurry(self) -> None:
+        """Release what is due now, without waiting for the tick in progress (its
+        bookkeeping writes queue behind a bulk send's): for an emergency just posted."""
+        if self._stopping.is_set():
+            return
+        if self._hurrying is not None and not self._hurrying.done():
+            self._again = True  # the running pass may have read before this one was stored
+            return
+        # Not urgent() itself: the due bulk announcements it may release too must not
+        # inherit an emergency's place in the write queue (a fan-out sets its own).
+        self._hurrying = asyncio.create_task(self._hurry(), name="scheduler:hurry")
+
+    async def _hurry(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            try:
+                await self._release(self.clock.now())
+            except Exception:
+                log.exception("release_failed")
+                self.wake.set()  # the next tick tries again
+                return
 
     async def run(self) -> None:
         """Tick until :meth:`stop`."""
@@ -86,6 +113,8 @@ class Scheduler:
 
     async def _release(self, now: datetime) -> None:
         for announcement in await self.store.announcements_to_release(now, limit=100):
+            if self._stopping.is_set():
+                return
             late = announcement.expires_at is not None and announcement.expires_at <= now
             if late or announcement.id in self.fanouts or self._backing_off(announcement.id):
                 continue  # a late one is the expiry's, below

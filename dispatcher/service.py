@@ -77,7 +77,7 @@ class Services:
         store: Store,
         registry: ChannelRegistry,
         clock: Clock | None = None,
-        wake: Callable[[], None] | None = None,
+        wake: Callable[[bool], None] | None = None,
         on_changes: ChangeListener | None = None,
         metrics: Metrics | None = None,
         on_announcements: AnnouncementListener | None = None,
@@ -85,7 +85,7 @@ class Services:
         self.store = store
         self.registry = registry
         self.clock = clock or Clock()
-        self._wake = wake or (lambda: None)
+        self._wake = wake or _no_wake
         self._on_changes = on_changes
         self._metrics = metrics
         self._on_announcements = on_announcements
@@ -149,7 +149,8 @@ class Services:
         if idempotency_key:
             owner = key.id if key else "cli"
             idem = (owner, idempotency_key, request_hash(data))
-        with urgent(data.priority.rank <= Priority.HIGH.rank):
+        hurry = data.priority.rank <= Priority.HIGH.rank
+        with urgent(hurry):
             announcement_id, created = await self.store.create_announcement(
                 new_announcement_id(now.timestamp()),
                 data,
@@ -158,7 +159,7 @@ class Services:
                 idempotency=idem,
             )
         if created:
-            self._wake()
+            self._wake(hurry)
         return await self.store.get_announcement(announcement_id), created
 
     async def get_announcement(self, announcement_id: str) -> Announcement:
@@ -363,3 +364,7 @@ class Services:
         """How many deliveries to ``address`` on ``channel`` failed by a receipt coded
         ``code_prefix…`` (the e-mail channel counts hard bounces, ``"5."``, with it)."""
         return await self.store.count_failed_receipts(channel, address, code_prefix)
+
+
+def _no_wake(hurry: bool = False) -> None:
+    """The wake of a service with no engine attached: nothing to wake."""

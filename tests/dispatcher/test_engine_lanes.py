@@ -111,3 +111,40 @@ async def _reopen(d: Dispatcher):  # type: ignore[no-untyped-def]
         return await store.get_announcement(only.id)
     finally:
         await store.close()
+
+
+class SlowBookkeepingStore(SQLiteStore):
+    """A store whose completion check (the scheduler's bookkeeping) waits for ``gate``."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+        self.waiting = False
+
+    async def complete_finished(self, now):  # type: ignore[no-untyped-def, override]
+        self.waiting = True
+        await self.gate.wait()
+        return await super().complete_finished(now)
+
+
+async def test_an_emergency_is_released_without_waiting_for_the_tick_in_progress(
+    settings_factory,
+) -> None:
+    settings = settings_factory()
+    store = SlowBookkeepingStore(settings.db)
+    d = Dispatcher(
+        settings, pm=channels_pm({"sms": scripted("sms")}), store=store, clock=FakeClock()
+    )
+    await d.start()
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _true(store.waiting))  # the scheduler is stuck mid-tick
+    await announce(d, priority="emergency", audience={"addresses": {"sms": ["+84990000001"]}})
+    await wait_until(lambda: _true(bool(d.channels["sms"].sent)), timeout=5)
+    await announce(d, priority="normal", audience={"addresses": {"sms": ["+84990000002"]}})
+    await asyncio.sleep(0.2)
+    # A normal announcement waits for the scheduler's next tick, as before.
+    assert ["+84990000001"] == [m.address for m in d.channels["sms"].sent]
+    store.gate.set()
+    await wait_until(lambda: _true(len(d.channels["sms"].sent) == 2))
+    await d.stop()
+    await runner
