@@ -340,7 +340,9 @@ class Fanout:
             created += await self._write(ann_id, batch, CONTACTS_CURSOR)
             cursor = CONTACTS_CURSOR
         after = cursor.removeprefix(CONTACTS_CURSOR) or None
-        while True:
+        audience = announcement.audience
+        # Addresses only (an emergency's list, say): no contact to read, not even once.
+        while audience.areas or audience.tags or audience.contact_ids:
             contacts = await self.store.audience_batch(
                 announcement.audience, after=after, limit=self.batch_size
             )

@@ -168,18 +168,17 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
             AnnouncementStatus.EXPIRED: "finished_at",
         }.get(status)
         extra = f", {stamp} = coalesce({stamp}, :now)" if stamp else ""
-        async with self._write() as db:
-            cur = await db.execute(
-                f"UPDATE announcements SET status = :status{extra} WHERE id = :id "
-                "AND status IN (SELECT value FROM json_each(:expected))",
-                {
-                    "status": status.value,
-                    "now": rows.ts(now),
-                    "id": announcement_id,
-                    "expected": json.dumps([s.value for s in expected]),
-                },
-            )
-            return cur.rowcount == 1
+        sql = (
+            f"UPDATE announcements SET status = :status{extra} WHERE id = :id "
+            "AND status IN (SELECT value FROM json_each(:expected))"
+        )
+        params = {
+            "status": status.value,
+            "now": rows.ts(now),
+            "id": announcement_id,
+            "expected": json.dumps([s.value for s in expected]),
+        }
+        return await self._transaction(lambda db: db.execute(sql, params).rowcount == 1)
 
     async def fanout_cursor(self, announcement_id: str) -> str | None:
         """Where an interrupted fan-out stopped."""
