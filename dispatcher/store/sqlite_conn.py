@@ -1,8 +1,10 @@
-"""SQLite connections: one writer (``BEGIN IMMEDIATE`` transactions) and one reader.
+"""SQLite connections: one writer (``BEGIN IMMEDIATE`` transactions) and two readers.
 
 Writes go through one connection, each in a ``BEGIN IMMEDIATE`` transaction, so two
 processes on one file queue for the write lock instead of failing half-way. Reads use a
-second connection and so never wait behind a write.
+second connection and so never wait behind a write; reads made for an emergency
+(:func:`~dispatcher.store.urgency.urgent`) use a third, so they never wait behind a bulk
+send's reads either.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import aiosqlite
 
 from dispatcher.errors import DispatcherError
 from dispatcher.store.migrations import migrate
-from dispatcher.store.urgency import PriorityLock
+from dispatcher.store.urgency import PriorityLock, is_urgent
 
 T = TypeVar("T")
 
@@ -37,6 +39,7 @@ class SQLiteConnections:
         self._busy_ms = int(busy_timeout * 1000)
         self._db: aiosqlite.Connection | None = None
         self._rdb: aiosqlite.Connection | None = None
+        self._urgent_rdb: aiosqlite.Connection | None = None
         self._lock = PriorityLock()
 
     @property
@@ -63,13 +66,15 @@ class SQLiteConnections:
         async with self._lock:
             await migrate(self._db)
         self._rdb = self._db if self._memory else await self._connect()
+        self._urgent_rdb = self._db if self._memory else await self._connect()
 
     async def close(self) -> None:
         """Close both connections; safe to call twice."""
-        db, rdb = self._db, self._rdb
-        self._db = self._rdb = None
-        if rdb is not None and rdb is not db:
-            await rdb.close()
+        db, rdb, urdb = self._db, self._rdb, self._urgent_rdb
+        self._db = self._rdb = self._urgent_rdb = None
+        for reader in (rdb, urdb):
+            if reader is not None and reader is not db:
+                await reader.close()
         if db is not None:
             await db.close()
 
@@ -122,15 +127,16 @@ class SQLiteConnections:
                 raise
 
     async def _fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        if self._rdb is None:
+        reader = self._urgent_rdb if is_urgent() else self._rdb
+        if reader is None:
             raise DispatcherError("the store is not open: call await store.open() first")
         # One call into the connection's thread runs and drains the statement, so reads never
         # overlap: overlapping statements would hold one read transaction open, and a later
         # read would see an old snapshot (an announcement just written not yet there).
         if self._memory:
             async with self._lock:
-                return list(await self._rdb.execute_fetchall(sql, params))
-        return list(await self._rdb.execute_fetchall(sql, params))
+                return list(await reader.execute_fetchall(sql, params))
+        return list(await reader.execute_fetchall(sql, params))
 
     async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         found = await self._fetchall(sql, params)

@@ -87,3 +87,23 @@ async def test_a_cancelled_transaction_still_ends_before_the_lock_is_free(
     assert [("X3",)] == [
         tuple(r) for r in await store._fetchall("SELECT code FROM areas WHERE code = 'X3'")
     ]
+
+
+async def test_an_urgent_read_does_not_wait_behind_a_long_bulk_read(store: SQLiteStore) -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def held(x: int) -> int:
+        started.set()
+        release.wait(5)
+        return x
+
+    assert store._rdb is not None
+    await store._rdb.create_function("held", 1, held)
+    bulk = asyncio.create_task(store._fetchall("SELECT held(1)"))
+    await asyncio.to_thread(started.wait, 5)
+    with urgent():
+        assert [(1,)] == [tuple(r) for r in await store._fetchall("SELECT 1")]
+    assert not bulk.done()  # the emergency's read answered while the bulk read still ran
+    release.set()
+    await bulk
