@@ -14,7 +14,6 @@ from schemas.announcement import (
     Priority,
     StatusCallback,
 )
-from schemas.base import InputModel
 from schemas.contact import Area, Consent, ConsentIn, Contact, ContactDetails
 from schemas.delivery import (
     Attempt,
@@ -49,7 +48,6 @@ __all__ = [
     "Exclusions",
     "FailureKind",
     "Inbound",
-    "InputModel",
     "OptOut",
     "Preview",
     "Priority",

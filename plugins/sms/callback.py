@@ -28,6 +28,7 @@ import structlog
 from aiohttp import web
 from pydantic import (
     AwareDatetime,
+    BaseModel,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -36,7 +37,7 @@ from pydantic import (
 )
 
 from dispatcher import services
-from schemas import DeliveryStatus, InputModel, ReceiptIn
+from schemas import DeliveryStatus, ReceiptIn
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +53,7 @@ _INTERIM = frozenset({"accepted", "acceptd", "enroute", "sent", "pending", "queu
 _KNOWN = _DELIVERED | _FAILED | _INTERIM
 
 
-class SmsReport(InputModel):
+class SmsReport(BaseModel):
     """One delivery report as the generic gateway sends it."""
 
     # Gateways add fields of their own (recipient, smsc, price): ignore rather than refuse.
