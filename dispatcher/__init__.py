@@ -41,6 +41,7 @@ from dispatcher.sandbox_channel import SandboxChannel
 from dispatcher.service import Services
 from dispatcher.state import LeaseTimeoutError, PluginState
 from dispatcher.store.base import Store
+from dispatcher.tasks import cancel_and_wait
 from dispatcher.text import fold
 from dispatcher.webkeys import services
 from schemas import DeliveryStatus, FailureKind, Priority, ReceiptIn
@@ -88,6 +89,7 @@ __all__ = [
     "TimeZoneName",
     "TransientDeliveryError",
     "announcement_id",
+    "cancel_and_wait",
     "fold",
     "get_plugins",
     "hookimpl",

@@ -33,6 +33,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from dispatcher.channel import Accepted, ChannelContext, OutboundMessage, SendResult
+from dispatcher.tasks import cancel_and_wait
 from schemas import DeliveryStatus, ReceiptIn
 
 log = structlog.get_logger(__name__)
@@ -171,8 +172,7 @@ class SandboxTransport:
         self._closed = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await _wait_cancelled(task)
+            await cancel_and_wait(task)
         for file in (self._outbox, self._receipt_log):
             if file is not None:
                 file.close()
@@ -315,15 +315,3 @@ def _open_append(path: Path) -> TextIO:
             if raw.read(1) != b"\n":
                 file.write("\n")
     return file
-
-
-async def _wait_cancelled(task: asyncio.Task[None]) -> None:
-    """Await a task we cancelled; re-raise only if the caller itself is being cancelled."""
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-    except Exception:
-        pass

@@ -26,6 +26,7 @@ from dispatcher import (
     OutboundMessage,
     SandboxTransport,
     SendResult,
+    cancel_and_wait,
 )
 from plugins.loudspeaker.broadcast import Broadcaster, make_transports
 from plugins.loudspeaker.options import parse_options
@@ -242,22 +243,12 @@ class LoudspeakerChannel(Channel):
         for task in tasks:
             task.cancel()
         for task in tasks:
-            await _wait_cancelled(task)
+            error = await cancel_and_wait(task)
+            if error is not None:
+                log.warning("loudspeaker_task_failed", task=task.get_name(), error=repr(error))
         await self._sandbox.aclose()
         for transport in self._transports.values():
             await transport.aclose()
-
-
-async def _wait_cancelled(task: asyncio.Task[None]) -> None:
-    """Await a task we cancelled; re-raise only if the caller itself is being cancelled."""
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-    except Exception as exc:
-        log.warning("loudspeaker_task_failed", task=task.get_name(), error=repr(exc))
 
 
 def _report_death(task: asyncio.Task[None]) -> None:
