@@ -322,6 +322,7 @@ class Profiler:
                 "-o",
                 str(out),
                 "--nonblocking",
+                "--gil",  # only the thread holding the interpreter: where Python time goes
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

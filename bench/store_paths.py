@@ -1,0 +1,133 @@
+"""What each write path of the durable SQLite store costs per delivery, with no HTTP at all.
+
+    python bench/store_paths.py [--n 20000] [--runs 3]
+
+On a fresh SQLite file (WAL, synchronous NORMAL, as `thongbao serve` opens it), through the
+public `SQLiteStore` methods the engine calls, in the batch sizes the engine uses: fan-out
+inserts (1,000 a transaction), claims (500), judging the provider's answers (the worker's
+`Judge`, no store), outcomes (500), then delivery reports read as the generic SMS callback
+reads them (500 a request) and stored as receipts. Prints microseconds per delivery for
+each step (median of the runs) and the sum: the floor under any send path that writes every
+delivery, on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dispatcher.channel import Accepted
+from dispatcher.clock import FakeClock
+from dispatcher.outcome import Judge
+from dispatcher.retry import RetryPolicy
+from dispatcher.store import NewDelivery, Outcome, SQLiteStore
+from dispatcher.store.base import ClaimedDelivery
+from plugins.sms.callback import _parse
+from schemas import AnnouncementIn, AnnouncementStatus, Priority, ReceiptIn
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+STEPS = ("fan-out insert", "claim", "judge", "record outcome", "read report", "store receipt")
+
+
+async def one_run(n: int) -> dict[str, float]:
+    """Seconds per delivery of each step, for ``n`` deliveries on a fresh file."""
+    folder = tempfile.mkdtemp(prefix="thongbao-store-bench-")
+    store = SQLiteStore(os.path.join(folder, "bench.db"))
+    await store.open()
+    data = AnnouncementIn.model_validate(
+        {"title": "T", "body": "B", "channels": ["sms"], "audience": {"areas": ["01"]}}
+    )
+    await store.create_announcement("a1", data, created_by=None, now=T0)
+    await store.set_announcement_status(
+        "a1", [AnnouncementStatus.SCHEDULED], AnnouncementStatus.FANNING_OUT, T0
+    )
+    announcement = (await store.get_announcements(["a1"]))["a1"]
+    sent_at = T0 + timedelta(seconds=1)
+    judge = Judge("sms", True, RetryPolicy(initial=1, maximum=10), FakeClock(sent_at))
+    times: dict[str, float] = {}
+    claimed: list[list[ClaimedDelivery]] = []
+    outcomes: list[list[Outcome]] = []
+    reports: list[list[dict[str, str]]] = []
+
+    async def timed(step: str, work: Callable[[], Awaitable[None]]) -> None:
+        start = time.perf_counter()
+        await work()
+        times[step] = (time.perf_counter() - start) / n
+
+    async def insert() -> None:
+        for s in range(0, n, 1000):
+            batch = [
+                NewDelivery("a1", "sms", f"+849{i:08d}", Priority.NORMAL, T0)
+                for i in range(s, min(n, s + 1000))
+            ]
+            await store.add_deliveries(batch, announcement_id="a1", cursor=f"contacts:{s}")
+
+    async def claim() -> None:
+        for _ in range(0, n, 500):
+            rows, _ = await store.claim("sms", limit=500, now=sent_at, lease_seconds=60)
+            claimed.append(rows)
+
+    async def judging() -> None:
+        for rows in claimed:
+            outcomes.append(
+                [
+                    judge.judge(c, announcement, Accepted(provider_id=f"gw-{c.id}"), sent_at, 5.0)
+                    for c in rows
+                ]
+            )
+
+    async def record() -> None:
+        for batch in outcomes:
+            await store.record_outcomes(batch, sent_at)
+
+    parsed: list[list[ReceiptIn]] = []
+
+    async def read_reports() -> None:
+        for payload in reports:
+            parsed.append([report.receipt() for report in _parse(payload)])
+
+    async def store_receipts() -> None:
+        for receipts in parsed:
+            await store.add_receipts(receipts, sent_at + timedelta(seconds=2))
+
+    await timed("fan-out insert", insert)
+    await timed("claim", claim)
+    await timed("judge", judging)
+    await timed("record outcome", record)
+    # The gateway's reports as the callback's JSON parser hands them over (not timed).
+    reports.extend([{"id": f"gw-{c.id}", "status": "DELIVRD"} for c in rows] for rows in claimed)
+    await timed("read report", read_reports)
+    await timed("store receipt", store_receipts)
+    await store.close()
+    return times
+
+
+async def main() -> None:
+    """Run, then print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=20_000, help="deliveries (default 20,000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs; figures are medians")
+    args = parser.parse_args()
+    runs = [await one_run(args.n) for _ in range(args.runs)]
+    print(f"store paths, N={args.n:,}, {os.cpu_count()} cores, median of {args.runs} run(s)\n")
+    print("| step | µs per delivery |\n|---|---|")
+    total = 0.0
+    for step in STEPS:
+        us = statistics.median(r[step] for r in runs) * 1e6
+        total += us
+        print(f"| {step} | {us:.1f} |")
+    print(f"| **sum** | **{total:.1f}** (at most {1e6 / total:,.0f} deliveries/s on one core) |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
