@@ -69,7 +69,7 @@ class SQLiteConnections:
         self._urgent_rdb = self._db if self._memory else await self._connect()
 
     async def close(self) -> None:
-        """Close both connections; safe to call twice."""
+        """Close the writer and both readers; safe to call twice."""
         db, rdb, urdb = self._db, self._rdb, self._urgent_rdb
         self._db = self._rdb = self._urgent_rdb = None
         for reader in (rdb, urdb):
