@@ -137,12 +137,16 @@ def outbound_message(
     attempt: int = 1,
     contact_id: str | None = None,
     public_url: str = "",
+    text: Rendered | None = None,
 ) -> OutboundMessage:
     """The message ``channel`` sends for ``data`` to one recipient: rendered text (with
     ``{{ link }}`` the short link under ``public_url``), the channel's options and the
-    attachments. Sends and previews build it here alike."""
-    link = page_url(public_url, announcement_id) if public_url else ""
-    text = render(data, channel, recipient, link)
+    attachments. Sends and previews build it here alike. ``text`` is the rendered text
+    when the caller has it already (the same for every recipient of a text that does not
+    name ``contact``)."""
+    if text is None:
+        link = page_url(public_url, announcement_id) if public_url else ""
+        text = render(data, channel, recipient, link)
     content = data.content.get(channel)
     return OutboundMessage(
         delivery_id=delivery_id,

@@ -19,10 +19,18 @@ from dispatcher.clock import Clock
 from dispatcher.config import WorkerSettings
 from dispatcher.errors import PermanentDeliveryError, RateLimitedError, TransientDeliveryError
 from dispatcher.events import StatusChange
+from dispatcher.links import page_url
 from dispatcher.metrics import Metrics
 from dispatcher.outcome import Judge, Unknown
 from dispatcher.pacing import Pacer
-from dispatcher.render import RenderError, outbound_message, person, uses_contact
+from dispatcher.render import (
+    Rendered,
+    RenderError,
+    outbound_message,
+    person,
+    render,
+    uses_contact,
+)
 from dispatcher.retry import RetryPolicy
 from dispatcher.store.base import ClaimedDelivery, Outcome, Store
 from dispatcher.store.urgency import urgent
@@ -272,6 +280,8 @@ class ChannelWorker:
         now = deps.clock.now()
         outcomes: dict[str, Outcome] = {}
         ready: list[tuple[ClaimedDelivery, Announcement, OutboundMessage]] = []
+        # A text that names no contact is rendered once a batch, not once a recipient.
+        texts: dict[str, Rendered] = {}
         for n, c in enumerate(claimed, start=1):
             if n % 100 == 0:
                 await asyncio.sleep(0)  # let an emergency's steps run between our renders
@@ -282,7 +292,7 @@ class ChannelWorker:
                 continue
             assert ann is not None
             try:
-                message = self._message(c, ann, contacts.get(c.contact_id or ""))
+                message = self._message(c, ann, contacts.get(c.contact_id or ""), texts, personal)
             except RenderError as exc:
                 outcomes[c.id] = self._judge.judge(
                     c,
@@ -333,8 +343,20 @@ class ChannelWorker:
         return keep
 
     def _message(
-        self, c: ClaimedDelivery, ann: Announcement, contact: Contact | None
+        self,
+        c: ClaimedDelivery,
+        ann: Announcement,
+        contact: Contact | None,
+        texts: dict[str, Rendered],
+        personal: set[str],
     ) -> OutboundMessage:
+        public_url = self.channel.ctx.public_url
+        text = None
+        if ann.id not in personal:
+            text = texts.get(ann.id)
+            if text is None:
+                link = page_url(public_url, ann.id) if public_url else ""
+                text = texts[ann.id] = render(ann, self.name, None, link)
         return outbound_message(
             ann,
             self.name,
@@ -344,7 +366,8 @@ class ChannelWorker:
             address=c.address,
             attempt=c.attempt,
             contact_id=c.contact_id,
-            public_url=self.channel.ctx.public_url,
+            public_url=public_url,
+            text=text,
         )
 
     async def _call(
