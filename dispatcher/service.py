@@ -215,8 +215,11 @@ class Services:
             return []
         applied, changes = await self.store.add_receipts(receipts, self.clock.now())
         if self._metrics is not None:
+            tally: dict[tuple[str, bool], int] = {}
             for receipt, moved in zip(receipts, applied, strict=True):
-                self._metrics.receipts(receipt.channel, moved)
+                tally[(receipt.channel, moved)] = tally.get((receipt.channel, moved), 0) + 1
+            for (channel, moved), n in tally.items():
+                self._metrics.receipts(channel, moved, n)
         if changes and self._on_changes is not None:
             result = self._on_changes(changes)
             if hasattr(result, "__await__"):

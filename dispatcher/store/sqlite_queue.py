@@ -305,19 +305,21 @@ def add_receipts(
     for row in stored:
         by_channel[row["channel"]].append(row)
     changes: list[StatusChange] = []
+    applied: set[int] = set()
     for channel, group in by_channel.items():
-        changes.extend(_apply(db, channel, group, now))
-    applied_ids = {
-        r["id"]
-        for r in _fetchall(db, "SELECT id FROM receipts WHERE id >= ? AND applied = 1", (first_id,))
-    }
-    return [row["id"] in applied_ids for row in stored], changes
+        changes.extend(_apply(db, channel, group, now, applied))
+    return [row["id"] in applied for row in stored], changes
 
 
 def _apply(
-    db: sqlite3.Connection, channel: str, receipts: list[Any], now: float
+    db: sqlite3.Connection,
+    channel: str,
+    receipts: list[Any],
+    now: float,
+    applied_ids: set[int] | None = None,
 ) -> list[StatusChange]:
-    """Match receipts to deliveries by provider id and move those that may move."""
+    """Match receipts to deliveries by provider id and move those that may move; the ids
+    of the receipts applied are added to ``applied_ids``."""
     ids = sorted({r["provider_id"] for r in receipts})
     current = {
         r["provider_id"]: dict(r)
@@ -339,6 +341,8 @@ def _apply(
         matched.append((target["id"], int(applied), receipt["id"]))
         if not applied:
             continue
+        if applied_ids is not None:
+            applied_ids.add(receipt["id"])
         failed = receipt["status"] == "failed"
         moved.append(
             (
