@@ -119,6 +119,19 @@ def render(
     return Rendered(title=_render_one(title, context), body=_render_one(body, context))
 
 
+def render_for(
+    data: AnnouncementIn,
+    channel: str,
+    recipient: Mapping[str, Any] | None,
+    announcement_id: str,
+    public_url: str,
+) -> Rendered:
+    """:func:`render` with ``{{ link }}`` the announcement's short link under
+    ``public_url`` (empty without one)."""
+    link = page_url(public_url, announcement_id) if public_url else ""
+    return render(data, channel, recipient, link)
+
+
 def person(contact: Contact | None) -> dict[str, Any] | None:
     """What a template sees of a contact as ``contact`` (None for an explicit address)."""
     if contact is None:
@@ -145,8 +158,7 @@ def outbound_message(
     when the caller has it already (the same for every recipient of a text that does not
     name ``contact``)."""
     if text is None:
-        link = page_url(public_url, announcement_id) if public_url else ""
-        text = render(data, channel, recipient, link)
+        text = render_for(data, channel, recipient, announcement_id, public_url)
     content = data.content.get(channel)
     return OutboundMessage(
         delivery_id=delivery_id,

@@ -19,7 +19,6 @@ from dispatcher.clock import Clock
 from dispatcher.config import WorkerSettings
 from dispatcher.errors import PermanentDeliveryError, RateLimitedError, TransientDeliveryError
 from dispatcher.events import StatusChange
-from dispatcher.links import page_url
 from dispatcher.metrics import Metrics
 from dispatcher.outcome import Judge, Unknown
 from dispatcher.pacing import Pacer
@@ -28,7 +27,7 @@ from dispatcher.render import (
     RenderError,
     outbound_message,
     person,
-    render,
+    render_for,
     uses_contact,
 )
 from dispatcher.retry import RetryPolicy
@@ -355,8 +354,7 @@ class ChannelWorker:
         if ann.id not in personal:
             text = texts.get(ann.id)
             if text is None:
-                link = page_url(public_url, ann.id) if public_url else ""
-                text = texts[ann.id] = render(ann, self.name, None, link)
+                text = texts[ann.id] = render_for(ann, self.name, None, ann.id, public_url)
         return outbound_message(
             ann,
             self.name,
