@@ -32,7 +32,7 @@ from dispatcher.outcome import Judge
 from dispatcher.retry import RetryPolicy
 from dispatcher.store import NewDelivery, Outcome, SQLiteStore
 from dispatcher.store.base import ClaimedDelivery
-from plugins.sms.callback import _parse
+from plugins.sms.callback import _parse  # the callback's own reading of a request's reports
 from schemas import AnnouncementIn, AnnouncementStatus, Priority, ReceiptIn
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -41,8 +41,11 @@ STEPS = ("fan-out insert", "claim", "judge", "record outcome", "read report", "s
 
 async def one_run(n: int) -> dict[str, float]:
     """Seconds per delivery of each step, for ``n`` deliveries on a fresh file."""
-    folder = tempfile.mkdtemp(prefix="thongbao-store-bench-")
-    store = SQLiteStore(os.path.join(folder, "bench.db"))
+    with tempfile.TemporaryDirectory(prefix="thongbao-store-bench-") as folder:
+        return await _steps(SQLiteStore(os.path.join(folder, "bench.db")), n)
+
+
+async def _steps(store: SQLiteStore, n: int) -> dict[str, float]:
     await store.open()
     data = AnnouncementIn.model_validate(
         {"title": "T", "body": "B", "channels": ["sms"], "audience": {"areas": ["01"]}}
