@@ -63,25 +63,27 @@ async def test_message_is_rendered_per_recipient(dispatcher_factory) -> None:
 
 async def test_announcements_claimed_in_one_batch_keep_their_own_texts(dispatcher_factory) -> None:
     d = await dispatcher_factory()
-    await announce(
+    power = await announce(
         d,
         body="Cắt điện {{ gio }}",
         variables={"gio": "8h"},
         audience={"addresses": {"sms": ["+84910000001", "+84910000002"]}},
     )
-    await announce(
+    water = await announce(
         d,
         body="Cắt nước {{ gio }}",
         variables={"gio": "9h"},
         audience={"addresses": {"sms": ["+84910000003"]}},
     )
+    for ann in (power, water):  # both fanned out before the worker claims
+        await d._fanout.run(await d.store.get_announcement(ann.id))
     await d.run(until_idle=True)
+    assert 1 == len(d.channels["sms"].batches)  # one batch, each text rendered for its own
     assert {
         "+84910000001": "Cắt điện 8h",
         "+84910000002": "Cắt điện 8h",
         "+84910000003": "Cắt nước 9h",
     } == {m.address: m.body for m in d.channels["sms"].sent}
-    assert 1 == len(d.channels["sms"].batches)  # one batch, each text rendered for its own
 
 
 async def test_explicit_addresses_are_normalised_and_deduplicated(dispatcher_factory) -> None:
