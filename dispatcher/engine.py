@@ -127,6 +127,7 @@ class Dispatcher:
             on_changes=self.handle_changes,
             writes=self._writes,
             metrics=self.metrics,
+            policy=self._planner.policy,
         )
         self._fanout = Fanout(
             self.store,

@@ -1,11 +1,13 @@
 """What one send came to: a channel's result turned into the Outcome the store writes.
 
 Pure functions of the result, the attempt and the announcement, so the rules (attempt
-limit, Retry-After, expiry, unknown outcomes) live in one place and read top to bottom.
+limit, Retry-After, expiry, unknown outcomes, quiet hours for retries) live in one place and
+read top to bottom.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +16,7 @@ from dispatcher.channel import Accepted, Failed, RetryLater, SendResult
 from dispatcher.clock import Clock
 from dispatcher.retry import RetryPolicy
 from dispatcher.store.base import ClaimedDelivery, Outcome
-from schemas import Announcement, Attempt, AttemptOutcome, DeliveryStatus, FailureKind
+from schemas import Announcement, Attempt, AttemptOutcome, DeliveryStatus, FailureKind, Priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +37,21 @@ class Judge:
         repeatable: whether the channel may send again after an unknown outcome.
         retry: the backoff policy.
         clock: time source (retry times count from now).
+        quiet_until: the end of the channel's quiet hours a time falls in (None outside
+            them, or when none apply): a retry of anything but an emergency that would come
+            inside them waits for their end, as a first send planned then would.
     """
 
     channel: str
     repeatable: bool
     retry: RetryPolicy
     clock: Clock
+    quiet_until: Callable[[datetime], datetime | None] | None = None
+
+    def _held(self, ann: Announcement, retry_at: datetime) -> datetime:
+        if self.quiet_until is None or ann.priority is Priority.EMERGENCY:
+            return retry_at
+        return self.quiet_until(retry_at) or retry_at
 
     def before_send(self, c: ClaimedDelivery, ann: Announcement | None) -> Outcome | None:
         """An outcome that makes the send pointless (announcement gone or expired), or None."""
@@ -107,6 +118,7 @@ class Judge:
             )  # fmt: skip
         after = result.after
         retry_at = self.clock.now() + timedelta(seconds=self.retry.delay(c.attempt, after))
+        retry_at = self._held(ann, retry_at)
         if ann.expires_at is not None and retry_at >= ann.expires_at:
             return Outcome(
                 c.id, c.lease_token, DeliveryStatus.EXPIRED,
@@ -124,6 +136,7 @@ class Judge:
         retry_at = self.clock.now() + timedelta(
             seconds=result.after if result.after is not None else self.retry.delay(1, None)
         )
+        retry_at = self._held(ann, retry_at)
         if ann.expires_at is not None and retry_at >= ann.expires_at:
             return Outcome(
                 c.id, c.lease_token, DeliveryStatus.EXPIRED, None, provider_code=result.code,

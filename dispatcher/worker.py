@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 
@@ -22,6 +23,7 @@ from dispatcher.events import StatusChange
 from dispatcher.metrics import Metrics
 from dispatcher.outcome import Judge, Unknown
 from dispatcher.pacing import Pacer
+from dispatcher.policy import Policy
 from dispatcher.render import (
     Rendered,
     RenderError,
@@ -76,6 +78,7 @@ class WorkerDeps:
     on_changes: ChangesHandler
     writes: set[asyncio.Task[object]]
     metrics: Metrics | None = None
+    policy: Policy | None = None
 
 
 class ChannelWorker:
@@ -97,7 +100,14 @@ class ChannelWorker:
         # claim after a start would wait (an emergency included).
         self._pacer = Pacer(rate, burst=None if rate is None else max(rate, channel.max_batch))
         self._stopping = asyncio.Event()
-        self._judge = Judge(channel.name, channel.repeatable, deps.retry, deps.clock)
+        quiet = deps.policy.quiet_until if deps.policy is not None else None
+        self._judge = Judge(
+            channel.name,
+            channel.repeatable,
+            deps.retry,
+            deps.clock,
+            None if quiet is None else partial(quiet, channel.name),
+        )
 
     def stop(self) -> None:
         """Stop claiming; in-flight batches go on."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from engine_helpers import announce, deliveries, directory
 from scripted import scripted
 
+from dispatcher.channel import Accepted, OutboundMessage, RetryLater, SendResult
 from dispatcher.clock import FakeClock
 from schemas import AnnouncementIn, DeliveryStatus
 
@@ -140,3 +142,34 @@ async def test_a_sandboxed_channel_reaches_nobody_so_no_rule_holds_it(
     ann = await announce(d, audience={"contact_ids": ["c00000"]})
     await d.run(until_idle=True)
     assert [DeliveryStatus.SENT] == [x.status for x in await deliveries(d, ann.id)]
+
+
+# 21:59 in Hà Nội.
+BEFORE_NIGHT = datetime(2026, 3, 2, 14, 59, tzinfo=UTC)
+
+
+def _busy_once(message: OutboundMessage) -> SendResult:
+    # The gateway is busy at the first try and asks for two minutes: past 22:00.
+    if message.attempt == 1:
+        return RetryLater("busy", after=120)
+    return Accepted(provider_id=f"p-{message.delivery_id}")
+
+
+@pytest.mark.parametrize(("priority", "retried_at_night"), [("normal", False), ("emergency", True)])
+async def test_a_retry_that_would_fall_in_quiet_hours_waits_for_the_morning(
+    dispatcher_factory, priority: str, retried_at_night: bool
+) -> None:
+    clock = FakeClock(BEFORE_NIGHT)
+    d = await dispatcher_factory({"sms": scripted("sms", _busy_once)}, clock=clock, audience=RULES)
+    await directory(d, per_commune=1)
+    ann = await announce(d, priority=priority, audience={"contact_ids": ["c00000"]})
+    await d.run(until_idle=True)
+    [first] = await deliveries(d, ann.id)
+    assert DeliveryStatus.RETRY_WAIT == first.status
+    clock.advance(5 * 60)  # 22:04: the two minutes are over
+    await d.run(until_idle=True)
+    assert retried_at_night == (2 == len(d.channels["sms"].sent))
+    clock.advance(9 * 3600)  # 07:04
+    await d.run(until_idle=True)
+    [done] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.SENT, 2) == (done.status, len(d.channels["sms"].sent))
