@@ -1,4 +1,5 @@
-"""Status callbacks: signed POSTs to the ``callback.url`` an announcement carries.
+"""Status callbacks: signed POSTs to the ``callback.url`` an announcement carries; and the
+``announcement.cancelled`` event to every subscription that was sent the announcement.
 
 The observer hooks only queue: each event is a document ``cb:<event id>`` in the web
 channel's plugin state (so it survives a restart), with the exact body to send. A task
@@ -8,7 +9,10 @@ back the later events of the same announcement, so a receiver sees them in order
 answers settle the event. After ``callback_attempts`` tries it is given up and logged.
 
 The event id (``webhook-id``) is stable: ``<announcement id>.<event>`` for the
-announcement's own moves, ``<announcement id>.d.<digest>`` for a batch of deliveries.
+announcement's own moves, ``<announcement id>.d.<digest>`` for a batch of deliveries,
+``<announcement id>.cancelled.<subscription id>`` for a subscriber told of a cancellation
+(signed with that subscription's secrets, sent to its URL as it is when posted; dropped if
+the subscription is gone or disabled by then).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from plugins.web.events import (
     status_data,
 )
 from plugins.web.http import post
+from plugins.web.links import page_url
 from plugins.web.signing import signed_headers
+from plugins.web.subscriptions import is_subscription_id
 from schemas import Announcement, AnnouncementStatus
 
 if TYPE_CHECKING:
@@ -54,6 +60,8 @@ FINAL = frozenset(
     }
 )
 _RANK = {"announcement.released": 0, DELIVERIES_EVENT: 1}  # the announcement's end: 2
+# A subscription was sent the announcement when its delivery got this far.
+_REACHED = frozenset({DeliveryStatus.SENT, DeliveryStatus.DELIVERED})
 _PASS = 100  # events per drain pass, so one pass stays well inside its lease
 _CACHE = 2048
 _seq = itertools.count()
@@ -75,21 +83,61 @@ class CallbackOutbox:
 
     # -- queueing --------------------------------------------------------------------------
     async def announcements_changed(self, changes: Sequence[AnnouncementChange]) -> None:
-        """Queue a callback for each move of an announcement that asked for them."""
+        """Queue a callback for each move of an announcement that asked for them, and tell
+        the subscribers of a cancelled announcement."""
+        for change in changes:
+            if change.status is AnnouncementStatus.CANCELLED:
+                await self._tell_subscribers(change)
         wanted = [c for c in changes if c.status in STATUS_EVENT]
         found = await self._with_callback([c.announcement_id for c in wanted])
         for change in wanted:
             announcement = found.get(change.announcement_id)
             if announcement is None or announcement.callback is None:
                 continue
+            url = str(announcement.callback.url)
             if change.status is not AnnouncementStatus.FANNING_OUT:
                 # The end of an announcement reports its counts.
                 announcement = await self._store().get_announcement(announcement.id)
             event = STATUS_EVENT[change.status]
             data = status_data(announcement, change.status, change.at)
-            await self._enqueue(
-                announcement, f"{announcement.id}.{event.rsplit('.', 1)[1]}", event, change.at, data
+            msg_id = f"{announcement.id}.{event.rsplit('.', 1)[1]}"
+            await self._enqueue(announcement.id, url, msg_id, event, change.at, data)
+
+    async def _tell_subscribers(self, change: AnnouncementChange) -> None:
+        """``announcement.cancelled`` to each subscription the announcement went to (those
+        still waiting for it were cancelled with it and never see it)."""
+        subscriptions = self.channel.subscriptions
+        if subscriptions is None:
+            return
+        event = STATUS_EVENT[AnnouncementStatus.CANCELLED]
+        data = {
+            "id": change.announcement_id,
+            "status": "cancelled",
+            "at": change.at.isoformat().replace("+00:00", "Z"),
+            "url": page_url(self.channel.ctx.public_url, change.announcement_id),
+        }
+        for sub_id in await self._reached_subscriptions(change.announcement_id):
+            sub = await subscriptions.get(sub_id)
+            if sub is not None and sub.active:
+                msg_id = f"{change.announcement_id}.cancelled.{sub_id}"
+                await self._enqueue(
+                    change.announcement_id, sub.url, msg_id, event, change.at, data, sub_id
+                )
+
+    async def _reached_subscriptions(self, announcement_id: str) -> list[str]:
+        store, found, after = self._store(), [], None
+        while True:
+            page = await store.list_deliveries(
+                announcement_id, status=None, channel=self.channel.name, after=after, limit=1000
             )
+            found += [
+                d.address
+                for d in page.items
+                if d.status in _REACHED and is_subscription_id(d.address)
+            ]
+            if page.next_cursor is None:
+                return found
+            after = page.next_cursor
 
     async def deliveries_changed(self, changes: Sequence[StatusChange]) -> None:
         """Queue one callback per announcement for its deliveries that reached a final
@@ -107,9 +155,9 @@ class CallbackOutbox:
                 "|".join(f"{c.delivery_id}:{c.status}" for c in mine).encode()
             ).hexdigest()[:16]
             data = deliveries_data(announcement, mine)
-            await self._enqueue(
-                announcement, f"{announcement_id}.d.{digest}", DELIVERIES_EVENT, now, data
-            )
+            url = str(announcement.callback.url)
+            msg_id = f"{announcement_id}.d.{digest}"
+            await self._enqueue(announcement_id, url, msg_id, DELIVERIES_EVENT, now, data)
 
     async def _with_callback(self, ids: Sequence[str]) -> dict[str, Announcement | None]:
         """The announcements of ``ids`` this channel's store holds (cached: the callback of
@@ -125,18 +173,20 @@ class CallbackOutbox:
 
     async def _enqueue(
         self,
-        announcement: Announcement,
+        announcement_id: str,
+        url: str,
         msg_id: str,
         event: str,
         at: datetime,
         data: dict[str, Any],
+        subscription: str | None = None,
     ) -> None:
-        assert announcement.callback is not None
         now = self.channel.ctx.clock.now()
         doc = {
             "msg_id": msg_id,
-            "url": str(announcement.callback.url),
-            "announcement_id": announcement.id,
+            "url": url,
+            "subscription": subscription,
+            "announcement_id": announcement_id,
             "type": event,
             "body": encode(event, at, data).decode(),
             "attempts": 0,
@@ -191,26 +241,38 @@ class CallbackOutbox:
         now = self.channel.ctx.clock.now()
         entries = [e async for e in self.state.items(PREFIX)]
         entries.sort(key=lambda e: (e.value["enqueued_at"], e.value["rank"], e.value["seq"]))
-        held: set[str] = set()
+        # Order is kept per announcement and receiver: one failing receiver holds back its
+        # own later events only.
+        held: set[tuple[str, str]] = set()
         settled = 0
         for entry in entries[:_PASS]:
             doc = entry.value
-            if doc["announcement_id"] in held:
+            line = (doc["announcement_id"], doc["url"])
+            if line in held:
                 continue
             if datetime.fromisoformat(doc["due_at"]) > now:
-                held.add(doc["announcement_id"])
+                held.add(line)
                 continue
             if await self._attempt(entry.key, doc, now):
                 settled += 1
             else:
-                held.add(doc["announcement_id"])
+                held.add(line)
         return settled
 
     async def _attempt(self, key: str, doc: dict[str, Any], now: datetime) -> bool:
         body = doc["body"].encode()
-        headers = signed_headers(doc["msg_id"], now, body, self.channel.signing_secrets())
+        url, secrets = doc["url"], self.channel.signing_secrets()
+        if doc.get("subscription"):
+            subscriptions = self.channel.subscriptions
+            sub = await subscriptions.get(doc["subscription"]) if subscriptions else None
+            if sub is None or not sub.active:
+                await self.state.delete(key)
+                log.info("web_event_dropped", callback=doc["msg_id"], reason="no subscription")
+                return True
+            url, secrets = sub.url, sub.signing_secrets(now)
+        headers = signed_headers(doc["msg_id"], now, body, secrets)
         answer = await post(
-            self.channel.session, doc["url"], body, headers, timeout=self.settings.timeout, now=now
+            self.channel.session, url, body, headers, timeout=self.settings.timeout, now=now
         )
         attempts = doc["attempts"] + 1
         bound = {"callback": doc["msg_id"], "attempt": attempts, "status": answer.status}

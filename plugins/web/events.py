@@ -4,6 +4,8 @@ Every event is ``{"type": …, "timestamp": …, "data": {…}}`` (the Standard 
 shape), compact UTF-8 JSON. Types:
 
 - ``announcement.released``: to subscribers; ``data`` is :func:`announcement_data`;
+- ``announcement.cancelled``: to the subscribers that were sent it, when it is cancelled;
+  ``data`` is its id, ``status``, ``at`` and public ``url`` (queued by the callbacks outbox);
 - ``announcement.released`` / ``.completed`` / ``.cancelled`` / ``.expired``: status
   callbacks, ``data`` is :func:`status_data`;
 - ``deliveries.finished``: status callbacks that asked for deliveries; ``data`` lists the

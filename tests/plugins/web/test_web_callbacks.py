@@ -83,3 +83,28 @@ async def test_a_failed_callback_is_retried_later_and_holds_back_the_next(
         f"{announcement.id}.released",
         f"{announcement.id}.completed",
     ] == [r.headers["webhook-id"] for r in got]
+
+
+async def test_subscribers_that_got_an_announcement_are_told_of_its_cancellation(
+    web_factory: WebFactory, receiver_factory: ReceiverFactory
+) -> None:
+    web = await web_factory()
+    portal = await receiver_factory()
+    elsewhere = await receiver_factory()
+    sub_id, secret = await web.subscribe(portal.url, filters={"areas": ["79"]})
+    await web.subscribe(elsewhere.url, filters={"areas": ["01"]})  # never got it
+    announcement = await web.announce()
+    [released] = await portal.wait_for(1)
+
+    await web.engine.services.cancel_announcement(announcement.id)
+    await channel(web).flush()
+
+    got = await portal.wait_for(2)
+    cancelled = Webhook(secret).verify(got[1].body, got[1].headers)  # its own secret
+    assert ("announcement.released", "announcement.cancelled") == (
+        released.json()["type"],
+        cancelled["type"],
+    )
+    assert (announcement.id, "cancelled") == (cancelled["data"]["id"], cancelled["data"]["status"])
+    assert f"{announcement.id}.cancelled.{sub_id}" == got[1].headers["webhook-id"]
+    assert [] == elsewhere.received
