@@ -5,8 +5,9 @@ The observer hooks only queue: each event is a document ``cb:<event id>`` in the
 channel's plugin state (so it survives a restart), with the exact body to send. A task
 started with the channel drains the queue under a store lease (one process at a time),
 oldest first; a failure (5xx, 429, no answer) waits with exponential backoff and holds
-back the later events of the same announcement, so a receiver sees them in order. Other
-answers settle the event. After ``callback_attempts`` tries it is given up and logged.
+back the later events of the same announcement to the same receiver, so each receiver sees
+them in order. Other answers settle the event. After ``callback_attempts`` tries it is given
+up and logged.
 
 The event id (``webhook-id``) is stable: ``<announcement id>.<event>`` for the
 announcement's own moves, ``<announcement id>.d.<digest>`` for a batch of deliveries,
@@ -33,12 +34,12 @@ from dispatcher import DeliveryStatus, LeaseTimeoutError, PluginState, StatusCha
 from plugins.web.events import (
     DELIVERIES_EVENT,
     STATUS_EVENT,
+    cancellation_data,
     deliveries_data,
     encode,
     status_data,
 )
 from plugins.web.http import post
-from plugins.web.links import page_url
 from plugins.web.signing import signed_headers
 from plugins.web.subscriptions import is_subscription_id
 from schemas import Announcement, AnnouncementStatus
@@ -110,12 +111,7 @@ class CallbackOutbox:
         if subscriptions is None:
             return
         event = STATUS_EVENT[AnnouncementStatus.CANCELLED]
-        data = {
-            "id": change.announcement_id,
-            "status": "cancelled",
-            "at": change.at.isoformat().replace("+00:00", "Z"),
-            "url": page_url(self.channel.ctx.public_url, change.announcement_id),
-        }
+        data = cancellation_data(change.announcement_id, change.at, self.channel.ctx.public_url)
         for sub_id in await self._reached_subscriptions(change.announcement_id):
             sub = await subscriptions.get(sub_id)
             if sub is not None and sub.active:

@@ -5,7 +5,7 @@ shape), compact UTF-8 JSON. Types:
 
 - ``announcement.released``: to subscribers; ``data`` is :func:`announcement_data`;
 - ``announcement.cancelled``: to the subscribers that were sent it, when it is cancelled;
-  ``data`` is its id, ``status``, ``at`` and public ``url`` (queued by the callbacks outbox);
+  ``data`` is :func:`cancellation_data` (queued by the callbacks outbox);
 - ``announcement.released`` / ``.completed`` / ``.cancelled`` / ``.expired``: status
   callbacks, ``data`` is :func:`status_data`;
 - ``deliveries.finished``: status callbacks that asked for deliveries; ``data`` lists the
@@ -86,6 +86,16 @@ def status_data(
     if announcement.counts:
         data["counts"] = announcement.counts
     return data
+
+
+def cancellation_data(announcement_id: str, at: datetime, public_url: str) -> dict[str, Any]:
+    """What a subscriber that was sent an announcement learns of its cancellation."""
+    return {
+        "id": announcement_id,
+        "status": "cancelled",
+        "at": _time(at),
+        "url": page_url(public_url, announcement_id),
+    }
 
 
 def deliveries_data(announcement: Announcement, changes: Sequence[StatusChange]) -> dict[str, Any]:
