@@ -295,7 +295,7 @@ class CallbackOutbox:
         """Seconds before try ``attempt + 1``: doubling from the first wait, capped, ±10 %,
         never shorter than the receiver's ``Retry-After``."""
         base = min(
-            self.settings.callback_retry_initial * 2 ** (attempt - 1),
+            self.settings.callback_retry_initial * 2.0 ** (attempt - 1),
             self.settings.callback_retry_max,
         )
         wait = base * (1 + self._rng.uniform(-0.1, 0.1))
