@@ -34,6 +34,7 @@ from dispatcher.errors import (
 )
 from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.hookspecs import hookimpl, hookspec
+from dispatcher.keptsecret import kept_secret
 from dispatcher.links import announcement_id, page_url, short_code
 from dispatcher.plugins import get_plugins, make_plugin_manager
 from dispatcher.sandbox import SandboxSettings, SandboxTransport
@@ -94,6 +95,7 @@ __all__ = [
     "get_plugins",
     "hookimpl",
     "hookspec",
+    "kept_secret",
     "load_settings",
     "make_plugin_manager",
     "page_url",

@@ -18,7 +18,6 @@ import binascii
 import hashlib
 import hmac
 import html
-import os
 import secrets
 from pathlib import Path
 from urllib.parse import quote
@@ -26,7 +25,7 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import SecretStr
 
-from dispatcher import services
+from dispatcher import kept_secret, services
 
 UNSUBSCRIBE_PATH = "/v1/unsubscribe/email"
 SOURCE = "unsubscribe-link"
@@ -88,21 +87,9 @@ class UnsubscribeSigner:
             if self._configured is not None:
                 self._key = self._configured.get_secret_value().encode()
             else:
-                self._key = _file_secret(self._data_dir / SECRET_FILE)
+                path = self._data_dir / SECRET_FILE
+                self._key = kept_secret(path, lambda: secrets.token_hex(32)).encode()
         return self._key
-
-
-def _file_secret(path: Path) -> bytes:
-    """The secret kept in ``path``, made (readable by the owner only) when missing."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return path.read_text().strip().encode()
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
 
 
 def _b64(data: bytes) -> str:

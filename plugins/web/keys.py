@@ -7,9 +7,9 @@ be handed to the systems that verify them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from dispatcher import kept_secret
 from plugins.web.settings import WebSettings
 from plugins.web.signing import check_secret, new_secret
 
@@ -20,16 +20,4 @@ def signing_secrets(settings: WebSettings, data_dir: Path) -> list[str]:
     """The configured secrets, or the one kept in ``data_dir/signing.key``."""
     if settings.signing_secrets:
         return [s.get_secret_value() for s in settings.signing_secrets]
-    return [_file_secret(data_dir / SECRET_FILE)]
-
-
-def _file_secret(path: Path) -> str:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return check_secret(path.read_text().strip())
-        with os.fdopen(fd, "w") as file:
-            file.write(new_secret())
-    return check_secret(path.read_text().strip())
+    return [check_secret(kept_secret(data_dir / SECRET_FILE, new_secret))]
