@@ -15,6 +15,7 @@ from dispatcher.channel import (
     RouteSpec,
     SendResult,
 )
+from dispatcher.cli_context import cli_settings
 from dispatcher.clock import Clock, FakeClock
 from dispatcher.config import Settings, TimeZoneName, load_settings
 from dispatcher.engine import Dispatcher
@@ -91,6 +92,7 @@ __all__ = [
     "TransientDeliveryError",
     "announcement_id",
     "cancel_and_wait",
+    "cli_settings",
     "fold",
     "get_plugins",
     "hookimpl",

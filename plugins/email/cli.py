@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dispatcher import Dispatcher, Settings
+from dispatcher import Dispatcher, Settings, cli_settings
 from plugins.email.bounce import (
     Bounce,
     BounceReport,
@@ -47,8 +47,7 @@ def import_bounces(ctx: click.Context, mbox: Path) -> None:
     """Read the bounces (RFC 3464 DSNs) in the mbox file MBOX: hard bounces fail their
     deliveries, and addresses with too many are opted out of e-mail."""
     bounces, others = read_mbox(mbox)
-    # The global options (--config, --db) are loaded by the main command's state object.
-    settings: Settings = ctx.find_root().obj.settings
+    settings = cli_settings(ctx)
     limit = EmailSettings.model_validate(settings.channels.get("email", {})).bounce_limit
     report = asyncio.run(_apply(settings, bounces, limit))
     click.echo(

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from dispatcher import Dispatcher, PluginState, Settings
+from dispatcher import Dispatcher, PluginState, Settings, cli_settings
 from plugins.loudspeaker import programme
 from plugins.loudspeaker.broadcast import Broadcaster
 from plugins.loudspeaker.registry import parse_rows
@@ -20,12 +20,6 @@ from plugins.loudspeaker.settings import LoudspeakerSettings
 from plugins.loudspeaker.speech import BadRecordingError, Speech
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    # The global options (--config, --db) are loaded by the main command's state object.
-    settings: Settings = ctx.find_root().obj.settings
-    return settings
 
 
 def _channel_settings(settings: Settings) -> LoudspeakerSettings:
@@ -84,7 +78,7 @@ def import_clusters(ctx: click.Context, file: Path, fmt: str | None) -> None:
     async def work(broadcaster: Broadcaster, engine: Dispatcher) -> Any:
         return await broadcaster.book.import_rows(rows)
 
-    report = _run(_settings(ctx), work)
+    report = _run(cli_settings(ctx), work)
     for row, message in report.errors:
         click.echo(f"row {row}: {message}", err=True)
     if not report.ok:
@@ -107,7 +101,7 @@ def show_programme(ctx: click.Context, commune: str, day: Any, as_html: bool) ->
             broadcaster, subtree, commune, date.fromordinal(day.toordinal())
         )
 
-    found = _run(_settings(ctx), work)
+    found = _run(cli_settings(ctx), work)
     click.echo(programme.as_html(found) if as_html else programme.as_text(found), nl=False)
 
 
@@ -116,7 +110,7 @@ def show_programme(ctx: click.Context, commune: str, day: Any, as_html: bool) ->
 @click.pass_context
 def upload(ctx: click.Context, file: Path) -> None:
     """Keep a WAV recording; prints the id to give as content.loudspeaker.options.recording."""
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     speech = Speech(
         settings.data_dir / "channels" / "loudspeaker" / "audio",
         _channel_settings(settings).speech,

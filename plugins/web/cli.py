@@ -11,18 +11,12 @@ from typing import TypeVar
 import click
 from pydantic import ValidationError
 
-from dispatcher import Dispatcher, PluginState, Priority, Settings
+from dispatcher import Dispatcher, PluginState, Priority, Settings, cli_settings
 from plugins.web.keys import signing_secrets
 from plugins.web.settings import WebSettings
 from plugins.web.subscriptions import Filters, Subscription, SubscriptionIn, Subscriptions
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    # The global options (--config, --db) are loaded by the main command's state object.
-    settings: Settings = ctx.find_root().obj.settings
-    return settings
 
 
 def _web_settings(settings: Settings) -> WebSettings:
@@ -106,7 +100,7 @@ def subscribe(
             raise click.BadParameter(f"no such area: {', '.join(unknown)}", param_hint="--area")
         return await subs.create(data)
 
-    sub, secret = _run(_settings(ctx), work)
+    sub, secret = _run(cli_settings(ctx), work)
     click.echo(_line(sub))
     click.echo(f"secret: {secret}")
     click.echo("Give the secret to the receiver now: it is not shown again.", err=True)
@@ -121,7 +115,7 @@ def list_subscriptions(ctx: click.Context, as_json: bool) -> None:
     async def work(subs: Subscriptions, engine: Dispatcher) -> list[Subscription]:
         return await subs.all()
 
-    for sub in _run(_settings(ctx), work):
+    for sub in _run(cli_settings(ctx), work):
         click.echo(json.dumps(sub.public(), ensure_ascii=False) if as_json else _line(sub))
 
 
@@ -135,7 +129,7 @@ def list_subscriptions(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def rotate(ctx: click.Context, sub_id: str, overlap: float | None) -> None:
     """Give SUB_ID a new secret; prints it (once)."""
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     seconds = _web_settings(settings).rotation_overlap if overlap is None else overlap
 
     async def work(subs: Subscriptions, engine: Dispatcher) -> tuple[Subscription, str] | None:
@@ -157,7 +151,7 @@ def unsubscribe(ctx: click.Context, sub_id: str) -> None:
     async def work(subs: Subscriptions, engine: Dispatcher) -> bool:
         return await subs.delete(sub_id)
 
-    if not _run(_settings(ctx), work):
+    if not _run(cli_settings(ctx), work):
         raise click.ClickException(f"no subscription {sub_id}: see `thongbao web subscriptions`")
     click.echo(f"removed {sub_id}")
 
@@ -171,7 +165,7 @@ def enable(ctx: click.Context, sub_id: str) -> None:
     async def work(subs: Subscriptions, engine: Dispatcher) -> Subscription | None:
         return await subs.set_active(sub_id, True)
 
-    sub = _run(_settings(ctx), work)
+    sub = _run(cli_settings(ctx), work)
     if sub is None:
         raise click.ClickException(f"no subscription {sub_id}: see `thongbao web subscriptions`")
     click.echo(_line(sub))
@@ -182,7 +176,7 @@ def enable(ctx: click.Context, sub_id: str) -> None:
 def signing_secret(ctx: click.Context) -> None:
     """Print the secret(s) that sign status callbacks (give them to the systems that
     post announcements with a callback)."""
-    settings = _settings(ctx)
+    settings = cli_settings(ctx)
     data_dir = Path(settings.data_dir) / "channels" / "web"
     for secret in signing_secrets(_web_settings(settings), data_dir):
         click.echo(secret)
