@@ -138,12 +138,7 @@ class ChannelWorker:
                 self._slots.release()
                 await self._hand_back(claimed)
                 break
-            self.idle.clear()
-            task = asyncio.create_task(
-                self._send(claimed), name=f"send:{self.name}:{claimed[0].id}"
-            )
-            self.inflight.add(task)
-            task.add_done_callback(self._batch_done)
+            self._launch(claimed, "send", self._batch_done)
 
     async def run_urgent(self) -> None:
         """The urgent lane: emergency and high-priority deliveries, claimed and sent with
@@ -154,10 +149,6 @@ class ChannelWorker:
                 self.urgent_wake.clear()
                 await self._urgent_slots.acquire()
                 claimed = await self._claim(max_rank=Priority.HIGH.rank)
-                if claimed and self._stopping.is_set():
-                    self._urgent_slots.release()
-                    await self._hand_back(claimed)
-                    break
                 if claimed:
                     await self._start_urgent(claimed)
                     continue
@@ -177,12 +168,24 @@ class ChannelWorker:
             self._urgent_slots.release()
             await self._hand_back(claimed)
             raise
+        if self._stopping.is_set():
+            # Stopped while claiming or pacing: shutdown no longer waits for new sends.
+            self._urgent_slots.release()
+            await self._hand_back(claimed)
+            return
+        self._launch(claimed, "send-urgent", self._urgent_done)
+
+    def _launch(
+        self,
+        claimed: list[ClaimedDelivery],
+        kind: str,
+        done: Callable[[asyncio.Task[None]], None],
+    ) -> None:
+        """Send ``claimed`` in a task of its own, tracked until ``done`` frees its slot."""
         self.idle.clear()
-        task = asyncio.create_task(
-            self._send(claimed), name=f"send-urgent:{self.name}:{claimed[0].id}"
-        )
+        task = asyncio.create_task(self._send(claimed), name=f"{kind}:{self.name}:{claimed[0].id}")
         self.inflight.add(task)
-        task.add_done_callback(self._urgent_done)
+        task.add_done_callback(done)
 
     async def _hand_back(self, claimed: list[ClaimedDelivery]) -> None:
         """Queue claims again unsent, their attempt returned."""

@@ -126,28 +126,34 @@ async def test_stop_during_drain_is_not_ignored(dispatcher_factory) -> None:
 
 
 class SlowClaimStore(SQLiteStore):
-    """A store whose bulk-lane claims wait for ``gate`` once rows are due."""
+    """A store whose claims by one lane (``urgent``: the urgent lane's, else the bulk
+    lane's) wait for ``gate``; the other lane's find nothing."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, urgent: bool, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
+        self.urgent = urgent
         self.gate = asyncio.Event()
         self.waiting = False
 
     async def claim(self, channel, *, max_rank=None, **kwargs):  # type: ignore[no-untyped-def, override]
-        if max_rank is None and (await self.status_totals()).get((channel, "queued")):
-            self.waiting = True
-            await self.gate.wait()
+        if (max_rank is not None) != self.urgent:
+            return [], []
+        self.waiting = True
+        await self.gate.wait()
         return await super().claim(channel, max_rank=max_rank, **kwargs)
 
 
-async def test_a_claim_that_returns_after_stop_is_handed_back_unsent(settings_factory) -> None:
+@pytest.mark.parametrize(("priority", "lane"), [("normal", "bulk"), ("emergency", "urgent")])
+async def test_a_claim_that_returns_after_stop_is_handed_back_unsent(
+    settings_factory, priority: str, lane: str
+) -> None:
     settings = settings_factory()
-    store = SlowClaimStore(settings.db)
+    store = SlowClaimStore(settings.db, urgent=lane == "urgent")
     d = Dispatcher(
         settings, pm=channels_pm({"sms": scripted("sms")}), store=store, clock=FakeClock()
     )
     await d.start()
-    await announce(d, audience=ONE)
+    await announce(d, priority=priority, audience=ONE)
     runner = asyncio.create_task(d.run())
     await wait_until(lambda: _flag(store))
     stopping = asyncio.create_task(d.stop())
@@ -161,4 +167,5 @@ async def test_a_claim_that_returns_after_stop_is_handed_back_unsent(settings_fa
 
 
 async def _flag(store: SlowClaimStore) -> bool:
-    return store.waiting
+    # A claim is waiting and the row it will take is queued.
+    return store.waiting and bool((await store.status_totals()).get(("sms", "queued")))
