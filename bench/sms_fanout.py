@@ -87,6 +87,7 @@ class RunResult:
     to_sent_s: float | None = None
     to_delivered_s: float | None = None
     peak_rss_mb: float | None = None
+    cpu_s: float | None = None  # the service's CPU seconds (all threads) from POST to sent
     emergency_ms: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -205,6 +206,12 @@ class Service:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmHWM in /proc/<pid>/status")
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the service so far, all threads together."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        # utime and stime are fields 14 and 15 of proc(5); ``fields`` starts at field 3.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds."""
@@ -344,8 +351,12 @@ async def poll(
     n: int,
     started: float,
     timeout: float,
-) -> tuple[float | None, float | None]:
-    """Seconds from ``started`` to all sent and to all settled (None: not within timeout)."""
+    result: RunResult,
+    cpu_at_start: float,
+) -> None:
+    """Seconds from ``started`` to all sent and to all settled (None: not within timeout),
+    and the service's CPU seconds from ``cpu_at_start`` until all were sent, into
+    ``result``."""
     interval = 0.1 if n <= 100_000 else 0.5
     to_sent = to_settled = None
     while to_settled is None:
@@ -357,9 +368,10 @@ async def poll(
         now = time.perf_counter() - started
         if to_sent is None and past >= n:
             to_sent = now
+            result.cpu_s = service.cpu_seconds() - cpu_at_start
         if settled >= n:
             to_settled = now
-    return to_sent, to_settled
+    result.to_sent_s, result.to_delivered_s = to_sent, to_settled
 
 
 async def fanout_run(
@@ -376,6 +388,7 @@ async def fanout_run(
         profiler = Profiler(service.pid, profile) if profile else None
         timeout = max(180.0, variant.n / 500)
         async with aiohttp.ClientSession() as session:
+            cpu_at_start = service.cpu_seconds()
             started = time.perf_counter()
             body = {
                 "title": TITLE,
@@ -384,8 +397,8 @@ async def fanout_run(
                 "audience": {"areas": [PROVINCE]},
             }
             created = await api(session, service, "POST", "/v1/announcements", json=body)
-            result.to_sent_s, result.to_delivered_s = await poll(
-                session, service, created["id"], variant.n, started, timeout
+            await poll(
+                session, service, created["id"], variant.n, started, timeout, result, cpu_at_start
             )
         if profiler is not None:
             profiler.stop()
@@ -481,6 +494,9 @@ def summarise(variant: Variant, runs: list[RunResult]) -> dict[str, Any]:
         "to_delivered_s": delivered_s,
         "delivered_per_s": n / delivered_s if delivered_s else None,
         "peak_rss_mb": median(r.peak_rss_mb for r in runs),
+        "cpu_per_s": median(
+            r.cpu_s / r.to_sent_s if r.cpu_s is not None and r.to_sent_s else None for r in runs
+        ),
         "target": TARGETS.get(variant.name, ""),
         "notes": sorted({note for r in runs for note in r.notes}),
     }
@@ -502,9 +518,10 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
     head = (
         "| variant | N | gateway | ceiling msg/s | POST→sent s | sent/s | ratio | "
-        "POST→delivered s | delivered/s | peak RSS MB | emergency p50 / p99 ms | target |"
+        "POST→delivered s | delivered/s | service CPU | peak RSS MB | emergency p50 / p99 ms | "
+        "target |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
         gateway = f"{r['shape']}, {r['latency_ms']:g} ms, {r['inflight']} in flight"
         emergency = (
@@ -516,7 +533,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['variant']} | {r['n']:,} | {gateway} | {fmt(r['ceiling_per_s'], ',.0f')} | "
             f"{fmt(r['to_sent_s'], '.2f')} | {fmt(r['sent_per_s'], ',.0f')} | "
             f"{fmt(r.get('ratio'), '.2f')} | {fmt(r['to_delivered_s'], '.2f')} | "
-            f"{fmt(r['delivered_per_s'], ',.0f')} | {fmt(r['peak_rss_mb'], '.0f')} | "
+            f"{fmt(r['delivered_per_s'], ',.0f')} | {fmt(r.get('cpu_per_s'), '.2f')} | "
+            f"{fmt(r['peak_rss_mb'], '.0f')} | "
             f"{emergency} | {r['target']} |"
         )
     return "\n".join(lines)

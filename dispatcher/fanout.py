@@ -16,7 +16,7 @@ from dispatcher.channel import Channel
 from dispatcher.clock import Clock
 from dispatcher.errors import InvalidAddressError
 from dispatcher.policy import Policy
-from dispatcher.store.base import NewDelivery, Store
+from dispatcher.store.base import NewDelivery, Recipient, Store
 from dispatcher.store.urgency import urgent
 from schemas import (
     Announcement,
@@ -31,6 +31,9 @@ log = structlog.get_logger(__name__)
 
 CONTACTS_CURSOR = "contacts:"
 
+# A contact whole (a fallback's next step reads one) or as fan-out reads it: the planner
+# needs only its id, addresses, opt-outs and preferred channels.
+Person = Contact | Recipient
 Blocked = Mapping[str, set[str]]  # channel → addresses that opted out
 Owned = Mapping[str, Sequence[str]]  # channel → addresses the channel itself keeps
 
@@ -58,6 +61,7 @@ class Planner:
         self.channels = channels
         self.policy = policy
         self._normalized: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._last_excluded: tuple[Announcement, dict[str, set[str]]] | None = None
 
     def _normalize(self, channel: Channel, address: str) -> tuple[str, str | None]:
         # A batch's addresses are normalised to look up opt-outs, then again to plan:
@@ -75,6 +79,16 @@ class Planner:
         return channel is None or channel.reaches_contacts
 
     def _excluded(self, announcement: Announcement) -> dict[str, set[str]]:
+        # Asked once per recipient: remember the last announcement's answer (its content
+        # never changes once stored).
+        last = self._last_excluded
+        if last is not None and last[0] is announcement:
+            return last[1]
+        excluded = self._exclusions(announcement)
+        self._last_excluded = (announcement, excluded)
+        return excluded
+
+    def _exclusions(self, announcement: Announcement) -> dict[str, set[str]]:
         excluded: dict[str, set[str]] = {}
         for name, addresses in announcement.audience.exclude.addresses.items():
             channel = self.channels.get(name)
@@ -85,7 +99,7 @@ class Planner:
     def _candidate(
         self,
         announcement: Announcement,
-        contact: Contact,
+        contact: Person,
         name: str,
         step: int,
         now: datetime,
@@ -130,7 +144,7 @@ class Planner:
     def for_contact(
         self,
         announcement: Announcement,
-        contact: Contact,
+        contact: Person,
         now: datetime,
         *,
         from_step: int = 0,
@@ -160,7 +174,7 @@ class Planner:
         if first is not None:
             yield first
 
-    def order(self, announcement: Announcement, contact: Contact) -> list[str]:
+    def order(self, announcement: Announcement, contact: Person) -> list[str]:
         """The announcement's channels in the order this contact gets them: with
         ``fallback``, the contact's preferred channels first (in their order)."""
         if announcement.mode is ChannelMode.ALL or not contact.preferred_channels:
@@ -169,7 +183,7 @@ class Planner:
         return preferred + [c for c in announcement.channels if c not in preferred]
 
     def addresses_of(
-        self, announcement: Announcement, contacts: Sequence[Contact], owned: Owned | None = None
+        self, announcement: Announcement, contacts: Sequence[Person], owned: Owned | None = None
     ) -> dict[str, list[str]]:
         """Per channel, the normalised addresses ``contacts`` have or, when no contacts are
         given, the explicit list and the channels' own recipients (``owned``)."""
@@ -250,7 +264,7 @@ async def owned_recipients(
 
 
 async def sent_today(
-    store: Store, planner: Planner, contacts: Sequence[Contact], now: datetime
+    store: Store, planner: Planner, contacts: Sequence[Person], now: datetime
 ) -> Counts:
     """Per (contact, channel), the non-emergency deliveries of today, when caps apply."""
     policy = planner.policy
@@ -264,7 +278,7 @@ async def blocked_addresses(
     store: Store,
     planner: Planner,
     announcement: Announcement,
-    contacts: Sequence[Contact],
+    contacts: Sequence[Person],
     owned: Owned | None = None,
 ) -> Blocked:
     """Per channel, the addresses of ``contacts`` (or of the explicit list and ``owned``,
@@ -372,7 +386,7 @@ class Fanout:
         log.info("fanout_finished", announcement_id=ann_id, deliveries=created)
         return created
 
-    async def blocked(self, announcement: Announcement, contacts: Sequence[Contact]) -> Blocked:
+    async def blocked(self, announcement: Announcement, contacts: Sequence[Person]) -> Blocked:
         """Per channel, the addresses of this batch that opted out."""
         return await blocked_addresses(self.store, self.planner, announcement, contacts)
 

@@ -97,10 +97,10 @@ async def preview(
     blocked = await blocked_addresses(store, planner, announcement, [], owned)
     for delivery in planner.for_addresses(announcement, now, blocked, owned):
         tally.add(delivery)
-    first: Contact | None = None
+    first_id: str | None = None
     after: str | None = None
     while contacts := await store.audience_batch(data.audience, after=after, limit=batch_size):
-        first = first or contacts[0]
+        first_id = first_id or contacts[0].id
         blocked = await blocked_addresses(store, planner, announcement, contacts)
         counts = await sent_today(store, planner, contacts, now)
         for contact in contacts:
@@ -111,6 +111,8 @@ async def preview(
         after = contacts[-1].id
         if len(contacts) < batch_size:
             break
+    # The sample text is the first recipient's, whole: fan-out reads only what it needs.
+    first = (await store.get_contacts([first_id])).get(first_id) if first_id else None
     return Preview(
         channels=[_channel(data, name, channels.get(name), first, tally) for name in data.channels],
         recipients=sum(tally.queued.values()),

@@ -10,6 +10,7 @@ from dispatcher.store.base import (
     NewDelivery,
     Outcome,
     Page,
+    Recipient,
     StateEntry,
     Store,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "NewDelivery",
     "Outcome",
     "Page",
+    "Recipient",
     "SQLiteStore",
     "StateEntry",
     "Store",

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from dispatcher.errors import DispatcherError
 from dispatcher.events import StatusChange
@@ -97,6 +97,16 @@ class NewDelivery:
     reason: str | None = None
     step: int = 0
     note: str | None = None
+
+
+class Recipient(NamedTuple):
+    """A contact as fan-out reads it: what deciding its deliveries takes, and no more (a
+    fan-out of a million reads a million of these)."""
+
+    id: str
+    addresses: dict[str, str]
+    opt_outs: list[str]
+    preferred_channels: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +269,7 @@ class Store(ABC):
     @abstractmethod
     async def audience_batch(
         self, audience: Audience, *, after: str | None, limit: int
-    ) -> list[Contact]:
+    ) -> list[Recipient]:
         """Contacts matching ``audience`` (areas include their sub-areas), ordered by id,
         with id greater than ``after``; exclusions already applied."""
 

@@ -59,8 +59,9 @@ def audience_query(
         excluded.append("c.id IN (SELECT value FROM json_each(:exc_id))")
     with_clause = ("WITH RECURSIVE " + ", ".join(ctes) + " ") if ctes else ""
     not_excluded = "".join(f" AND NOT ({e})" for e in excluded)
+    columns = ", ".join("c." + col for col in rows.RECIPIENT_COLUMNS.split(", "))
     sql = (
-        f"{with_clause}SELECT {', '.join('c.' + col for col in rows.CONTACT_COLUMNS.split(', '))} "
+        f"{with_clause}SELECT {columns} "
         "FROM contacts c WHERE c.id > :after AND c.erased_at IS NULL "
         f"AND ({' OR '.join(selectors)}){not_excluded} "
         "ORDER BY c.id LIMIT :limit"

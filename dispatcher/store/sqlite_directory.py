@@ -9,7 +9,7 @@ from datetime import datetime
 import aiosqlite
 
 from dispatcher.store import sqlite_rows as rows
-from dispatcher.store.base import ApiKey
+from dispatcher.store.base import ApiKey, Recipient
 from dispatcher.store.sqlite_audience import audience_query
 from dispatcher.store.sqlite_conn import SQLiteConnections
 from dispatcher.text import fold
@@ -136,10 +136,10 @@ class SQLiteDirectory(SQLiteConnections):
 
     async def audience_batch(
         self, audience: Audience, *, after: str | None, limit: int
-    ) -> list[Contact]:
+    ) -> list[Recipient]:
         """Contacts matching ``audience``, by id, after ``after``."""
         sql, params = audience_query(audience, after=after, limit=limit)
-        return [rows.contact(row) for row in await self._fetchall(sql, params)]
+        return [rows.recipient(row) for row in await self._fetchall(sql, params)]
 
     async def get_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         """Contacts by id."""

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from dispatcher.store.base import Recipient
 from schemas import (
     Announcement,
     AnnouncementIn,
@@ -70,6 +71,14 @@ def contact(row: Row) -> Contact:
         opt_outs=_json(row["opt_outs"]),
         preferred_channels=_json(row["preferred_channels"]),
     )
+
+
+RECIPIENT_COLUMNS = "id, addresses, opt_outs, preferred_channels"
+
+
+def recipient(row: Row) -> Recipient:
+    """A contact row as fan-out reads it (see RECIPIENT_COLUMNS): by position, no model."""
+    return Recipient(row[0], _json(row[1]), _json(row[2]), _json(row[3]))
 
 
 def _json(text: str) -> Any:

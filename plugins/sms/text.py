@@ -118,6 +118,8 @@ def prepare_message(
     message: OutboundMessage, *, default_strip: bool, max_segments: int
 ) -> Prepared:
     """:func:`prepare` for ``message`` with its options applied; option problems come first."""
+    if not message.options:  # the usual case, once per message of a bulk send
+        return prepare(message.body, strip=default_strip, max_segments=max_segments)
     prepared = prepare(
         message.body,
         strip=resolve_strip(message.options, default_strip),

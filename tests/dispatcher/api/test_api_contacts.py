@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dispatcher.keys import Role
-from schemas import Audience, Contact
+from schemas import Contact
 
 CONTACTS = [
     {"id": "c1", "name": "Nguyễn Văn An", "area_code": "P01", "addresses": {"sms": "+84901000001"}},
@@ -21,10 +21,8 @@ CSV = (
 
 
 async def _stored(api: Any, ids: list[str]) -> list[Contact]:
-    found: list[Contact] = await api.store.audience_batch(
-        Audience(contact_ids=ids), after=None, limit=100
-    )
-    return found
+    found: dict[str, Contact] = await api.store.get_contacts(ids)
+    return [found[i] for i in ids if i in found]
 
 
 async def _post(api: Any, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
