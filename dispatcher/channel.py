@@ -181,7 +181,9 @@ class Channel(ABC):
         """What would be sent for ``message`` and why it could not be; pure, no I/O.
 
         Used at intake (a problem refuses the announcement), by the preview, and before
-        each send (a problem fails the delivery permanently). The default checks
+        each send (a problem fails the delivery permanently). The answer must follow from
+        what is said (title, body, options, priority, language), not from who it goes to:
+        a bulk send inspects a text shared by all its recipients once. The default checks
         ``max_length`` and refuses any option, since it knows none.
         """
         problems = [

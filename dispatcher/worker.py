@@ -8,6 +8,7 @@ one batch at most: claims always take the best priority first.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -267,8 +268,10 @@ class ChannelWorker:
                     for a in attempts
                 ],
             )
+        # Asked once a batch: a line per delivery costs even when the level filters it out.
+        detailed = log.is_enabled_for(logging.DEBUG)
         for o in outcomes:
-            if o.attempt is not None:
+            if detailed and o.attempt is not None:
                 log.debug(
                     "delivery_attempted",
                     channel=self.name,
@@ -292,8 +295,10 @@ class ChannelWorker:
         now = deps.clock.now()
         outcomes: dict[str, Outcome] = {}
         ready: list[tuple[ClaimedDelivery, Announcement, OutboundMessage]] = []
-        # A text that names no contact is rendered once a batch, not once a recipient.
+        # A text that names no contact is rendered and inspected once a batch, not once a
+        # recipient.
         texts: dict[str, Rendered] = {}
+        inspected: dict[str, list[str]] = {}
         for n, c in enumerate(claimed, start=1):
             if n % 100 == 0:
                 await asyncio.sleep(0)  # let an emergency's steps run between our renders
@@ -314,7 +319,11 @@ class ChannelWorker:
                     None,
                 )
                 continue
-            problems = self.channel.inspect(message).problems
+            problems = inspected.get(ann.id) if ann.id not in personal else None
+            if problems is None:
+                problems = self.channel.inspect(message).problems
+                if ann.id not in personal:
+                    inspected[ann.id] = problems
             if problems:
                 failed = Failed("; ".join(problems), code="refused_by_channel")
                 outcomes[c.id] = self._judge.judge(c, ann, failed, now, None)
