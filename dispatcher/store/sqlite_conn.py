@@ -1,7 +1,11 @@
 """SQLite connections: one writer (``BEGIN IMMEDIATE`` transactions) and two readers.
 
 Writes go through one connection, each in a ``BEGIN IMMEDIATE`` transaction, so two
-processes on one file queue for the write lock instead of failing half-way. Reads use a
+processes on one file (``thongbao serve`` and ``thongbao worker``) queue for the write lock
+instead of failing half-way. They ask for it again every fraction of a millisecond
+(:func:`_begin`): SQLite's own busy handler sleeps 1, 2, 5, then 10 ms and more between
+tries, while a transaction here holds the lock for a few milliseconds, so with two busy
+processes it would leave the lock idle most of the time. Reads use a
 second connection and so never wait behind a write; reads made for an emergency
 (:func:`~dispatcher.store.urgency.urgent`) use a third, so they never wait behind a bulk
 send's reads either.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +42,7 @@ class SQLiteConnections:
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
         self._busy_ms = int(busy_timeout * 1000)
+        self._busy_s = busy_timeout
         self._db: aiosqlite.Connection | None = None
         self._rdb: aiosqlite.Connection | None = None
         self._urgent_rdb: aiosqlite.Connection | None = None
@@ -65,6 +71,8 @@ class SQLiteConnections:
         self._db = await self._connect()
         async with self._lock:
             await migrate(self._db)
+        # From here on the writer waits for the lock in _begin, in short steps.
+        await self._db.execute("PRAGMA busy_timeout = 0")
         self._rdb = self._db if self._memory else await self._connect()
         self._urgent_rdb = self._db if self._memory else await self._connect()
 
@@ -100,7 +108,7 @@ class SQLiteConnections:
             try:
                 # BEGIN inside the try: a task cancelled while aiosqlite's thread still runs
                 # it must roll back too, or the next writer finds a transaction open.
-                await db.execute("BEGIN IMMEDIATE")
+                await db._execute(_begin, db._conn, self._busy_s)  # type: ignore[no-untyped-call]
                 yield db
                 await db.execute("COMMIT")
                 done = True
@@ -118,7 +126,9 @@ class SQLiteConnections:
         async with self._lock:
             # aiosqlite runs its own calls the same way (``execute`` is ``_execute`` of the
             # sqlite3 method); there is no public name for running a function of ours.
-            done = asyncio.ensure_future(db._execute(_atomically, db._conn, work))  # type: ignore[no-untyped-call]
+            done = asyncio.ensure_future(
+                db._execute(_atomically, db._conn, work, self._busy_s)  # type: ignore[no-untyped-call]
+            )
             try:
                 return await asyncio.shield(done)
             except asyncio.CancelledError:
@@ -143,8 +153,32 @@ class SQLiteConnections:
         return found[0] if found else None
 
 
-def _atomically(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
+# Seconds between two tries for the write lock held by another process: short at first (a
+# transaction here lasts milliseconds), then longer so a long wait does not spin.
+_BUSY_STEPS = (0.0002, 0.0005, 0.001, 0.002)
+
+
+def _begin(conn: sqlite3.Connection, timeout: float) -> None:
+    """``BEGIN IMMEDIATE``, trying again in short steps while another process writes, for
+    up to ``timeout`` seconds (then SQLite's "database is locked" is raised)."""
+    deadline = time.monotonic() + timeout
+    tries = 0
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # extended codes too
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(_BUSY_STEPS[min(tries, len(_BUSY_STEPS) - 1)])
+        tries += 1
+
+
+def _atomically(
+    conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], timeout: float
+) -> T:
+    _begin(conn, timeout)
     try:
         result = work(conn)
     except BaseException:
