@@ -32,7 +32,7 @@ from dispatcher.outcome import Judge
 from dispatcher.retry import RetryPolicy
 from dispatcher.store import NewDelivery, Outcome, SQLiteStore
 from dispatcher.store.base import ClaimedDelivery
-from plugins.sms.callback import _parse  # the callback's own reading of a request's reports
+from plugins.sms.callback import _parse, receipts  # the callback's own reading of reports
 from schemas import AnnouncementIn, AnnouncementStatus, Priority, ReceiptIn
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -97,11 +97,11 @@ async def _steps(store: SQLiteStore, n: int) -> dict[str, float]:
 
     async def read_reports() -> None:
         for payload in reports:
-            parsed.append([report.receipt() for report in _parse(payload)])
+            parsed.append(receipts(_parse(payload)))
 
     async def store_receipts() -> None:
-        for receipts in parsed:
-            await store.add_receipts(receipts, sent_at + timedelta(seconds=2))
+        for found in parsed:
+            await store.add_receipts(found, sent_at + timedelta(seconds=2))
 
     await timed("fan-out insert", insert)
     await timed("claim", claim)

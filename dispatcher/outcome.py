@@ -78,8 +78,9 @@ class Judge:
         """The outcome of attempt ``c.attempt`` that came to ``result``."""
 
         def attempt(outcome: AttemptOutcome, **extra: Any) -> Attempt:
-            # Built from typed values of our own, per message: no validation needed.
-            return Attempt.model_construct(
+            # Validated: pydantic-core builds it in about half the time model_construct's
+            # Python loop over the fields takes, per message.
+            return Attempt(
                 number=c.attempt, started_at=started, outcome=outcome, latency_ms=latency_ms,
                 **extra,
             )  # fmt: skip

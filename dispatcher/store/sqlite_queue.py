@@ -321,8 +321,10 @@ def _apply(
     """Match receipts to deliveries by provider id and move those that may move; the ids
     of the receipts applied are added to ``applied_ids``."""
     ids = sorted({r["provider_id"] for r in receipts})
+    # provider id → [id, status, announcement_id, channel, contact_id, step]; status moves
+    # as the batch's receipts are applied in order.
     current = {
-        r["provider_id"]: dict(r)
+        r[6]: list(r[:6])
         for r in _fetchall(
             db,
             "SELECT id, status, announcement_id, channel, contact_id, step, provider_id "
@@ -337,25 +339,32 @@ def _apply(
         target = current.get(receipt["provider_id"])
         if target is None:
             continue  # stays unmatched; applied when the send is recorded
-        applied = receipt["status"] in _RECEIPT_MOVES.get(target["status"], set())
-        matched.append((target["id"], int(applied), receipt["id"]))
+        status = receipt["status"]
+        applied = status in _RECEIPT_MOVES.get(target[1], ())
+        matched.append((target[0], int(applied), receipt["id"]))
         if not applied:
             continue
         if applied_ids is not None:
             applied_ids.add(receipt["id"])
-        failed = receipt["status"] == "failed"
+        failed = status == "failed"
+        detail = receipt["detail"]
         moved.append(
             (
-                receipt["status"],
+                status,
                 receipt["provider_code"],
                 "permanent" if failed else None,
-                (receipt["detail"] or "the provider reported it undelivered") if failed else None,
+                (detail or "the provider reported it undelivered") if failed else None,
                 now,
-                target["id"],
+                target[0],
             )
         )
-        target["status"] = receipt["status"]
-        changes.append(_change(target, DeliveryStatus(receipt["status"]), receipt["detail"]))
+        target[1] = status
+        changes.append(
+            StatusChange(
+                str(target[0]), target[2], target[3], DeliveryStatus(status), detail,
+                target[4], target[5],
+            )
+        )  # fmt: skip
     db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
     # In receipt order, so a delivery moved twice in one batch ends in its last state.
     db.executemany(
