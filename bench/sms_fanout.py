@@ -220,11 +220,16 @@ class Service:
         return self.process.pid
 
     def peak_rss_mb(self) -> float:
-        """VmHWM of the service: the most resident memory it ever had."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc/<pid>/status")
+        """VmHWM of the service: the most resident memory it ever had (with --workers, the
+        largest of its processes')."""
+        peaks = []
+        for pid in [self.pid, *(helper.pid for helper in self.helpers)]:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        if not peaks:
+            raise RuntimeError("no VmHWM in /proc/<pid>/status")
+        return max(peaks)
 
     def cpu_seconds(self) -> float:
         """User and system CPU time of the service so far (with its --workers processes),
@@ -442,7 +447,7 @@ async def emergency_run(
     each is timed from its POST to the gateway's first request carrying its marker."""
     template = await prepare_directory(root, variant.n, gateway.url)
     copy_directory(template, run_dir)
-    service = Service(run_dir, variant, gateway.url)
+    service = Service(run_dir, variant, gateway.url, variant.workers)
     result = RunResult()
     await service.start()
     try:
@@ -522,7 +527,7 @@ def summarise(variant: Variant, runs: list[RunResult]) -> dict[str, Any]:
         "cpu_per_s": median(
             r.cpu_s / r.to_sent_s if r.cpu_s is not None and r.to_sent_s else None for r in runs
         ),
-        "target": TARGETS.get(variant.name, ""),
+        "target": TARGETS.get(variant.name.partition(":")[0], ""),
         "notes": sorted({note for r in runs for note in r.notes}),
     }
     if row["ceiling_per_s"] and row["sent_per_s"]:
@@ -581,10 +586,18 @@ def variants(args: argparse.Namespace) -> list[Variant]:
         "emergency": Variant("emergency", True, 0, args.bulk_n, args.parallel, args.batch_size),
     }
     chosen = [name.strip() for name in args.variants.split(",") if name.strip()]
-    unknown = sorted(set(chosen) - set(known))
-    if unknown:
-        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; use {', '.join(known)}")
-    return [replace(known[name], workers=args.workers) for name in chosen]
+    found = []
+    for name in chosen:
+        # "single:w1": the variant with one `thongbao worker` process beside serve.
+        base, _, extra = name.partition(":")
+        workers = int(extra[1:]) if extra[:1] == "w" and extra[1:].isdigit() else None
+        if base not in known or (extra and workers is None):
+            raise SystemExit(
+                f"unknown variant {name!r}; use {', '.join(known)}, each optionally with "
+                ":wK for K worker processes beside serve (single:w1)"
+            )
+        found.append(replace(known[base], name=name, workers=workers or 0))
+    return found
 
 
 async def run_variant(
@@ -595,7 +608,7 @@ async def run_variant(
     async with GatewayProcess(free_port(), latency_ms=variant.latency_ms) as gateway:
         for run in range(args.runs):
             run_dir = root / f"run-{next(counter)}-{variant.name}"
-            if variant.name == "emergency":
+            if variant.name.partition(":")[0] == "emergency":
                 result = await emergency_run(root, run_dir, gateway, variant, args.tries)
             else:
                 profile = None
@@ -651,12 +664,6 @@ def main() -> None:
         help="[channels.sms.http] parallel (requests per batch at once)",
     )
     parser.add_argument("--batch-size", type=int, default=500, help="batch endpoint max_size")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=0,
-        help="extra `thongbao worker` processes beside `thongbao serve` (default 0)",
-    )
     parser.add_argument(
         "--profile", default="", help="variants to profile with py-spy on their first run"
     )
