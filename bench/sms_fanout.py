@@ -299,7 +299,7 @@ def copy_directory(template: Path, workdir: Path) -> None:
     """A fresh copy of the prepared database and key."""
     workdir.mkdir(parents=True)
     for item in template.iterdir():
-        if item.name.startswith("thongbao.db") or item.name == "token":
+        if item.is_file() and (item.name.startswith("thongbao.db") or item.name == "token"):
             shutil.copy2(item, workdir / item.name)
 
 

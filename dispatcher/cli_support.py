@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from dispatcher import logging as tb_logging
 from dispatcher.config import Settings, load_settings
+from dispatcher.doorbell import Doorbell, doorbell_folder
 from dispatcher.engine import build_channels
 from dispatcher.errors import (
     ConfigError,
@@ -158,11 +159,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     registry = ChannelRegistry.from_plugins(plugin_manager())
     store = SQLiteStore(settings.db)
     await store.open()
+    # What is queued here is rung to running `thongbao serve`/`worker` processes at once.
+    doorbell = Doorbell(doorbell_folder(store.file), lambda *_: None) if store.file else None
     try:
-        services = Services(store, registry)
+        services = Services(store, registry, wake=doorbell.ring if doorbell else None)
         services.audience = settings.audience
         # Built, not started: their checks and previews are pure, and nothing is sent here.
         services.channels = build_channels(settings, registry, services, services.clock, store)
         yield services
     finally:
+        if doorbell is not None:
+            doorbell.close()
         await store.close()

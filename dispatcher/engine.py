@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from dispatcher.channel import Channel, ChannelContext, ReceiptSink
 from dispatcher.clock import Clock
 from dispatcher.config import Settings
+from dispatcher.doorbell import Doorbell, doorbell_folder
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.fanout import Fanout, Planner, sent_today
@@ -91,6 +92,9 @@ class Dispatcher:
         self._running = asyncio.Event()
         self._closed_event = asyncio.Event()
         self._shutdown_lock = asyncio.Lock()
+        # Other processes on the same database file ring when they queue work.
+        shared = self.store.file if isinstance(self.store, SQLiteStore) else None
+        self._doorbell = Doorbell(doorbell_folder(shared), self._rung) if shared else None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> Dispatcher:
@@ -197,6 +201,8 @@ class Dispatcher:
             on_announcements=self.announcements_changed,
         )
         self.workers = {name: ChannelWorker(ch, self._deps) for name, ch in self.channels.items()}
+        if self.workers and self._doorbell is not None:
+            self._doorbell.listen()
         self._tasks = [asyncio.create_task(self._scheduler.run(), name="scheduler")]
         self._tasks += [
             asyncio.create_task(w.run(), name=f"worker:{name}") for name, w in self.workers.items()
@@ -227,13 +233,29 @@ class Dispatcher:
 
     def wake(self, hurry: bool = False) -> None:
         """Make the scheduler and every worker look for work now; with ``hurry`` (an
-        emergency or high-priority announcement was posted), release it at once."""
+        emergency or high-priority announcement was posted), release it at once. The
+        workers of other processes on the database are rung too."""
         if self._scheduler is not None:
             self._scheduler.wake.set()
             if hurry:
                 self._scheduler.hurry()
         for worker in self.workers.values():
             worker.wake.set()
+        if self._doorbell is not None:
+            self._doorbell.ring(hurry)
+
+    def _rung(self, urgent: bool, announcement: bool) -> None:
+        # Another process queued work: an announcement (from the API or the CLI) for the
+        # scheduler, deliveries (a fan-out batch) for the workers. Schedulers racing to
+        # release one announcement is fine: the store lets one do it.
+        if announcement and self._scheduler is not None:
+            self._scheduler.wake.set()
+            if urgent:
+                self._scheduler.hurry()
+        for worker in self.workers.values():
+            worker.wake.set()
+            if urgent:
+                worker.urgent_wake.set()
 
     # -- running ---------------------------------------------------------------------------
     def _fanned_out(self, created: int) -> None:
@@ -243,6 +265,8 @@ class Dispatcher:
             worker.wake.set()
             if hurry:
                 worker.urgent_wake.set()
+        if self._doorbell is not None:
+            self._doorbell.ring(hurry, announcement=False)
 
     async def _renew_leases(self) -> None:
         period = self.settings.worker.lease_seconds / 3
@@ -367,6 +391,8 @@ class Dispatcher:
         """Stop claiming; let in-flight batches finish within the timeout, abort the rest."""
         if not self._running.is_set():
             return
+        if self._doorbell is not None:
+            self._doorbell.close()
         if self._scheduler is not None:
             self._scheduler.stop()
         for worker in self.workers.values():

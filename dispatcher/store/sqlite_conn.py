@@ -49,6 +49,11 @@ class SQLiteConnections:
         self._lock = PriorityLock()
 
     @property
+    def file(self) -> Path | None:
+        """The database file (other processes may open it too); None when in memory."""
+        return None if self._memory else Path(self.path).expanduser()
+
+    @property
     def _memory(self) -> bool:
         return self.path == ":memory:" or self.path.startswith("file::memory:")
 
