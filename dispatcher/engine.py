@@ -382,6 +382,8 @@ class Dispatcher:
             if self._started:
                 await notify(self.pm, "dispatcher_stopping")
             await self._halt()
+            if self._doorbell is not None:
+                self._doorbell.close()  # its sender too, when it rang but never listened
             await self._close_channels()
             await self.store.close()
             self._closed_event.set()
