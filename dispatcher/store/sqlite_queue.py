@@ -234,14 +234,20 @@ def record_outcomes(
             if (a := o.attempt) is not None
         ],
     )
-    changes = [_change(held[(o.delivery_id, o.lease_token)], o.status, o.reason) for o in live]
+    changes = [_moved(o, held[(o.delivery_id, o.lease_token)]) for o in live]
     early: list[tuple[str, str | None]] = [
-        (held[(o.delivery_id, o.lease_token)]["channel"], o.provider_id)
+        (held[(o.delivery_id, o.lease_token)][3], o.provider_id)
         for o in live
         if o.status == DeliveryStatus.SENT and o.provider_id
     ]
     changes.extend(_apply_early_receipts(db, early, now))
     return changes
+
+
+def _moved(o: Outcome, row: Any) -> StatusChange:
+    """What outcome ``o`` did to its held row (id, lease_token, announcement_id, channel,
+    contact_id, step), read by position."""
+    return StatusChange(o.delivery_id, row[2], row[3], o.status, o.reason, row[4], row[5])
 
 
 def _change(row: Any, status: DeliveryStatus, reason: str | None) -> StatusChange:
@@ -267,7 +273,7 @@ def _apply_early_receipts(
     for channel, ids in by_channel.items():
         waiting = _fetchall(
             db,
-            "SELECT * FROM receipts WHERE delivery_id IS NULL AND channel = ? "
+            f"SELECT {_PENDING_COLUMNS} FROM receipts WHERE delivery_id IS NULL AND channel = ? "
             "AND provider_id IN (SELECT value FROM json_each(?)) ORDER BY id",
             (channel, json.dumps(ids)),
         )
@@ -280,47 +286,52 @@ def add_receipts(
     db: sqlite3.Connection, receipts: Sequence[ReceiptIn], now: float
 ) -> tuple[list[bool], list[StatusChange]]:
     """Insert receipts, then apply them per channel; returns applied flags in input order."""
-    # One statement for the whole batch; we hold the write lock, so the new rows are exactly
-    # those above the largest id before it.
+    # One statement for the whole batch; we hold the write lock, so the new rows take the ids
+    # after the largest one before it, in order: no need to read them back.
     [top] = _fetchall(db, "SELECT coalesce(max(id), 0) AS top FROM receipts")
     first_id = top["top"] + 1
+    params = [
+        (
+            r.channel,
+            r.provider_id,
+            r.status.value,
+            rows.ts(r.occurred_at),
+            r.provider_code,
+            r.detail,
+            now,
+        )
+        for r in receipts
+    ]
     db.executemany(
         "INSERT INTO receipts (channel, provider_id, status, occurred_at, provider_code, "
         "detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                r.channel,
-                r.provider_id,
-                r.status.value,
-                rows.ts(r.occurred_at),
-                r.provider_code,
-                r.detail,
-                now,
-            )
-            for r in receipts
-        ],
+        params,
     )
-    stored = _fetchall(db, "SELECT * FROM receipts WHERE id >= ? ORDER BY id", (first_id,))
-    by_channel: dict[str, list[Any]] = defaultdict(list)
-    for row in stored:
-        by_channel[row["channel"]].append(row)
+    by_channel: dict[str, list[Pending]] = defaultdict(list)
+    for n, (channel, provider_id, status, _, code, detail, _) in enumerate(params):
+        by_channel[channel].append((first_id + n, provider_id, status, code, detail))
     changes: list[StatusChange] = []
     applied: set[int] = set()
     for channel, group in by_channel.items():
         changes.extend(_apply(db, channel, group, now, applied))
-    return [row["id"] in applied for row in stored], changes
+    return [first_id + n in applied for n in range(len(params))], changes
+
+
+# A stored receipt as _apply reads it: (id, provider id, status, provider code, detail).
+Pending = tuple[int, str, str, str | None, str | None]
+_PENDING_COLUMNS = "id, provider_id, status, provider_code, detail"
 
 
 def _apply(
     db: sqlite3.Connection,
     channel: str,
-    receipts: list[Any],
+    receipts: Sequence[Pending],
     now: float,
     applied_ids: set[int] | None = None,
 ) -> list[StatusChange]:
     """Match receipts to deliveries by provider id and move those that may move; the ids
     of the receipts applied are added to ``applied_ids``."""
-    ids = sorted({r["provider_id"] for r in receipts})
+    ids = sorted({r[1] for r in receipts})
     # provider id → [id, status, announcement_id, channel, contact_id, step]; status moves
     # as the batch's receipts are applied in order.
     current = {
@@ -335,23 +346,21 @@ def _apply(
     changes: list[StatusChange] = []
     matched: list[tuple[int, int, int]] = []
     moved: list[tuple[Any, ...]] = []
-    for receipt in receipts:
-        target = current.get(receipt["provider_id"])
+    for receipt_id, provider_id, status, code, detail in receipts:
+        target = current.get(provider_id)
         if target is None:
             continue  # stays unmatched; applied when the send is recorded
-        status = receipt["status"]
         applied = status in _RECEIPT_MOVES.get(target[1], ())
-        matched.append((target[0], int(applied), receipt["id"]))
+        matched.append((target[0], int(applied), receipt_id))
         if not applied:
             continue
         if applied_ids is not None:
-            applied_ids.add(receipt["id"])
+            applied_ids.add(receipt_id)
         failed = status == "failed"
-        detail = receipt["detail"]
         moved.append(
             (
                 status,
-                receipt["provider_code"],
+                code,
                 "permanent" if failed else None,
                 (detail or "the provider reported it undelivered") if failed else None,
                 now,
