@@ -305,3 +305,21 @@ async def test_an_untried_wait_uses_no_attempt(dispatcher_factory) -> None:
     await d.run(until_idle=True)
     [sent] = await deliveries(d, ann.id)
     assert (DeliveryStatus.SENT, 1) == (sent.status, sent.attempt_count)
+
+
+@pytest.mark.timeout(30)  # a crashed batch would wait for its lease to expire
+async def test_a_numeric_provider_id_from_a_plugin_is_kept_as_text(dispatcher_factory) -> None:
+    # A plugin that hands over a gateway's numeric id untouched: the send the provider
+    # took must still be recorded, not crash its batch.
+    def numeric(m: OutboundMessage) -> SendResult:
+        return Accepted(provider_id=1234567)  # type: ignore[arg-type]
+
+    d = await dispatcher_factory({"sms": scripted("sms", numeric)})
+    ann = await announce(d, audience={"addresses": {"sms": ["+84910000000"]}})
+    await d.run(until_idle=True)
+
+    [sent] = await deliveries(d, ann.id)
+    assert (DeliveryStatus.SENT, "1234567") == (sent.status, sent.provider_id)
+    assert [(AttemptOutcome.ACCEPTED, "1234567")] == [
+        (a.outcome, a.provider_id) for a in sent.attempts
+    ]
