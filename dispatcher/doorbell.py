@@ -3,10 +3,10 @@
 ``thongbao serve`` and ``thongbao worker`` processes on one SQLite file otherwise find new
 work by polling (``worker.poll_interval``). A process whose workers send binds a Unix
 datagram socket in ``<database file>-doorbell/`` (beside SQLite's own ``-wal`` and
-``-shm`` files); a process that queues work (an
-announcement posted, a fan-out batch written, a fallback step) sends one byte to every
-other socket there, saying whether the work is urgent and whether it is an announcement
-to release (or deliveries to send), and each process rung looks at once.
+``-shm`` files); a process that queues work (an announcement posted, a fan-out batch
+written, a fallback step) sends one byte to every other socket there, saying whether the
+work is urgent and whether it is an announcement to release (or deliveries to send), and
+each process rung looks at once.
 
 Nothing depends on it: a ring that is lost (a full socket buffer, a process starting)
 costs at most one poll interval. Where Unix datagram sockets are missing (Windows) or
