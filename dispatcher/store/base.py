@@ -255,7 +255,10 @@ class Store(ABC):
 
     @abstractmethod
     async def complete_finished(self, now: datetime) -> list[str]:
-        """Mark ``sending`` announcements with no open delivery ``completed``; return their ids."""
+        """Mark ``sending`` announcements with no open delivery ``completed``; return their ids.
+
+        One past its ``expires_at`` that has an expired delivery is not completed: it is
+        :meth:`expire`'s to mark ``expired``."""
 
     # -- contacts and areas ----------------------------------------------------------------
     @abstractmethod

@@ -233,15 +233,20 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         return await self._transaction(partial(queue.expire, now=rows.ts(now) or 0.0))
 
     async def complete_finished(self, now: datetime) -> list[str]:
-        """Complete ``sending`` announcements that have no open delivery left."""
+        """Complete ``sending`` announcements that have no open delivery left; one past its
+        ``expires_at`` with a delivery that expired is left to :meth:`expire` (a worker may
+        have expired that delivery before the scheduler's expiry pass came)."""
         async with (
             self._write() as db,
             db.execute(
-                "UPDATE announcements SET status = 'completed', finished_at = ? "
+                "UPDATE announcements SET status = 'completed', finished_at = :now "
                 "WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d "
                 "WHERE d.announcement_id = announcements.id "
-                "AND d.status IN ('queued', 'sending', 'retry_wait')) RETURNING id",
-                (rows.ts(now),),
+                "AND d.status IN ('queued', 'sending', 'retry_wait')) "
+                "AND NOT (expires_at IS NOT NULL AND expires_at <= :now AND EXISTS (SELECT 1 "
+                "FROM deliveries d WHERE d.announcement_id = announcements.id "
+                "AND d.status = 'expired')) RETURNING id",
+                {"now": rows.ts(now)},
             ) as cur,
         ):
             return [row["id"] for row in await cur.fetchall()]

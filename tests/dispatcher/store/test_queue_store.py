@@ -177,6 +177,24 @@ async def test_completion_waits_for_open_deliveries(store: SQLiteStore) -> None:
     assert [ann] == await store.complete_finished(later(1))
 
 
+async def test_an_announcement_whose_worker_expired_the_last_delivery_expires(
+    store: SQLiteStore,
+) -> None:
+    # The worker can find the expiry first (it claims the due retry, sees expires_at
+    # passed and records 'expired') before the scheduler's tick: the announcement is then
+    # expired, not completed.
+    ann = await announce(store, status=FANNING, expires_at=later(60).isoformat())
+    await queue_deliveries(store, ann, 1)
+    await store.set_announcement_status(ann, [FANNING], AnnouncementStatus.SENDING, T0)
+    [c], _ = await store.claim("sms", limit=1, now=later(61), lease_seconds=10)
+    expired = Outcome(c.id, c.lease_token, DeliveryStatus.EXPIRED, None, reason="expired")
+    await store.record_outcomes([expired], later(61))
+
+    assert [] == await store.complete_finished(later(61))
+    assert ([], [ann]) == await store.expire(later(61))
+    assert AnnouncementStatus.EXPIRED == (await store.get_announcement(ann)).status
+
+
 async def test_cancelling_a_completed_announcement_withdraws_it(store: SQLiteStore) -> None:
     ann = await announce(store, status=FANNING)
     await queue_deliveries(store, ann, 1)
