@@ -77,7 +77,7 @@ class Variant:
     def inflight(self) -> int:
         """Requests one thongbao process may have in flight (4 send slots of the SMS
         channel, each ``parallel`` requests, or one batch request): the ceiling loop gets as
-        many. With ``--workers`` thongbao may have more, but the ceiling stays the same: more
+        many. With ``:wK`` thongbao may have more, but the ceiling stays the same: more
         connections only slow the plain loop down (6,300 msg/s at 800 in flight against
         8,500 at 400, on 2 cores), and the ratio must not gain from that."""
         return 4 if self.batch else 4 * self.parallel
@@ -189,7 +189,7 @@ class Service:
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )
-            # Extra `thongbao worker` processes on the same database (--workers).
+            # The variant's `thongbao worker` processes (``:wK``) on the same database.
             self.helpers = [
                 subprocess.Popen(
                     [*thongbao_command(), "worker"],
@@ -220,7 +220,7 @@ class Service:
         return self.process.pid
 
     def peak_rss_mb(self) -> float:
-        """VmHWM of the service: the most resident memory it ever had (with --workers, the
+        """VmHWM of the service: the most resident memory it ever had (with ``:wK``, the
         largest of its processes')."""
         peaks = []
         for pid in [self.pid, *(helper.pid for helper in self.helpers)]:
@@ -232,7 +232,7 @@ class Service:
         return max(peaks)
 
     def cpu_seconds(self) -> float:
-        """User and system CPU time of the service so far (with its --workers processes),
+        """User and system CPU time of the service so far (with its ``:wK`` processes),
         all threads together."""
         total = 0
         for pid in [self.pid, *(helper.pid for helper in self.helpers)]:
@@ -652,7 +652,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="recipients (default 20,000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per variant (median)")
     parser.add_argument(
-        "--variants", default="single,batch,latency50", help="comma-separated variants (see README)"
+        "--variants",
+        default="single,batch,latency50",
+        help="comma-separated variants, each may end in :wK for K worker processes (README)",
     )
     parser.add_argument("--bulk-n", type=int, default=1_000_000, help="emergency: bulk size")
     parser.add_argument("--million-n", type=int, default=1_000_000, help="million: recipients")
