@@ -94,13 +94,16 @@ def insert_deliveries(
     return inserted
 
 
+# The first columns of every row a StatusChange is made from (see _change).
+_CHANGE_COLUMNS = "id, announcement_id, channel, contact_id, step"
+
+
 def _reclaim_expired(
     db: sqlite3.Connection, channel: str, *, limit: int, now: float, repeatable: bool
 ) -> list[StatusChange]:
     stale = _fetchall(
         db,
-        "SELECT id, announcement_id, channel, contact_id, step, attempt_count, updated_at "
-        "FROM deliveries "
+        f"SELECT {_CHANGE_COLUMNS}, attempt_count, updated_at FROM deliveries "
         "WHERE channel = ? AND status = 'sending' AND lease_expires < ? LIMIT ?",
         (channel, now, limit),
     )
@@ -185,7 +188,7 @@ def record_outcomes(
         (str(r["id"]), r["lease_token"]): r
         for r in _fetchall(
             db,
-            "SELECT id, lease_token, announcement_id, channel, contact_id, step FROM deliveries "
+            f"SELECT {_CHANGE_COLUMNS}, lease_token FROM deliveries "
             "WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))",
             (json.dumps([int(o.delivery_id) for o in outcomes]),),
         )
@@ -234,9 +237,9 @@ def record_outcomes(
             if (a := o.attempt) is not None
         ],
     )
-    changes = [_moved(o, held[(o.delivery_id, o.lease_token)]) for o in live]
+    changes = [_change(held[(o.delivery_id, o.lease_token)], o.status, o.reason) for o in live]
     early: list[tuple[str, str | None]] = [
-        (held[(o.delivery_id, o.lease_token)][3], o.provider_id)
+        (held[(o.delivery_id, o.lease_token)][2], o.provider_id)
         for o in live
         if o.status == DeliveryStatus.SENT and o.provider_id
     ]
@@ -244,22 +247,10 @@ def record_outcomes(
     return changes
 
 
-def _moved(o: Outcome, row: Any) -> StatusChange:
-    """What outcome ``o`` did to its held row (id, lease_token, announcement_id, channel,
-    contact_id, step), read by position."""
-    return StatusChange(o.delivery_id, row[2], row[3], o.status, o.reason, row[4], row[5])
-
-
 def _change(row: Any, status: DeliveryStatus, reason: str | None) -> StatusChange:
-    return StatusChange(
-        str(row["id"]),
-        row["announcement_id"],
-        row["channel"],
-        status,
-        reason,
-        row["contact_id"],
-        row["step"],
-    )
+    """The move of a delivery to ``status``, from a row that starts with _CHANGE_COLUMNS
+    (read by position: a bulk send makes one per delivery)."""
+    return StatusChange(str(row[0]), row[1], row[2], status, reason, row[3], row[4])
 
 
 def _apply_early_receipts(
@@ -332,14 +323,14 @@ def _apply(
     """Match receipts to deliveries by provider id and move those that may move; the ids
     of the receipts applied are added to ``applied_ids``."""
     ids = sorted({r[1] for r in receipts})
-    # provider id → [id, status, announcement_id, channel, contact_id, step]; status moves
+    # provider id → [id, announcement_id, channel, contact_id, step, status]; status moves
     # as the batch's receipts are applied in order.
     current = {
         r[6]: list(r[:6])
         for r in _fetchall(
             db,
-            "SELECT id, status, announcement_id, channel, contact_id, step, provider_id "
-            "FROM deliveries WHERE channel = ? AND provider_id IN (SELECT value FROM json_each(?))",
+            f"SELECT {_CHANGE_COLUMNS}, status, provider_id FROM deliveries "
+            "WHERE channel = ? AND provider_id IN (SELECT value FROM json_each(?))",
             (channel, json.dumps(ids)),
         )
     }
@@ -350,7 +341,7 @@ def _apply(
         target = current.get(provider_id)
         if target is None:
             continue  # stays unmatched; applied when the send is recorded
-        applied = status in _RECEIPT_MOVES.get(target[1], ())
+        applied = status in _RECEIPT_MOVES.get(target[5], ())
         matched.append((target[0], int(applied), receipt_id))
         if not applied:
             continue
@@ -367,13 +358,8 @@ def _apply(
                 target[0],
             )
         )
-        target[1] = status
-        changes.append(
-            StatusChange(
-                str(target[0]), target[2], target[3], DeliveryStatus(status), detail,
-                target[4], target[5],
-            )
-        )  # fmt: skip
+        target[5] = status
+        changes.append(_change(target, DeliveryStatus(status), detail))
     db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
     # In receipt order, so a delivery moved twice in one batch ends in its last state.
     db.executemany(
@@ -403,7 +389,7 @@ def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list
         "UPDATE deliveries SET status = 'expired', reason = 'expired before it could be sent', "
         "updated_at = ? WHERE announcement_id IN (SELECT value FROM json_each(?)) "
         "AND status IN ('queued', 'retry_wait') "
-        "RETURNING id, announcement_id, channel, contact_id, step",
+        f"RETURNING {_CHANGE_COLUMNS}",
         (now, ids),
     )
     db.execute(
@@ -421,7 +407,7 @@ def overdue_fallbacks(db: sqlite3.Connection, now: float, limit: int) -> list[St
         db,
         "UPDATE deliveries SET fallback_at = NULL WHERE id IN (SELECT id FROM deliveries "
         "WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND status = 'sent' LIMIT ?) "
-        "RETURNING id, announcement_id, channel, contact_id, step",
+        f"RETURNING {_CHANGE_COLUMNS}",
         (now, limit),
     )
     reason = "not delivered by the fallback deadline"
