@@ -235,12 +235,8 @@ class Dispatcher:
         """Make the scheduler and every worker look for work now; with ``hurry`` (an
         emergency or high-priority announcement was posted), release it at once. The
         workers of other processes on the database are rung too."""
-        if self._scheduler is not None:
-            self._scheduler.wake.set()
-            if hurry:
-                self._scheduler.hurry()
-        for worker in self.workers.values():
-            worker.wake.set()
+        self._wake_scheduler(hurry)
+        self._wake_workers(urgent=False)
         if self._doorbell is not None:
             self._doorbell.ring(hurry)
 
@@ -248,10 +244,17 @@ class Dispatcher:
         # Another process queued work: an announcement (from the API or the CLI) for the
         # scheduler, deliveries (a fan-out batch) for the workers. Schedulers racing to
         # release one announcement is fine: the store lets one do it.
-        if announcement and self._scheduler is not None:
+        if announcement:
+            self._wake_scheduler(urgent)
+        self._wake_workers(urgent)
+
+    def _wake_scheduler(self, hurry: bool) -> None:
+        if self._scheduler is not None:
             self._scheduler.wake.set()
-            if urgent:
+            if hurry:
                 self._scheduler.hurry()
+
+    def _wake_workers(self, urgent: bool) -> None:
         for worker in self.workers.values():
             worker.wake.set()
             if urgent:
@@ -261,10 +264,7 @@ class Dispatcher:
     def _fanned_out(self, created: int) -> None:
         self.metrics.fanout(created)
         hurry = is_urgent()  # an emergency's or high-priority fan-out
-        for worker in self.workers.values():
-            worker.wake.set()
-            if hurry:
-                worker.urgent_wake.set()
+        self._wake_workers(hurry)
         if self._doorbell is not None:
             self._doorbell.ring(hurry, announcement=False)
 
