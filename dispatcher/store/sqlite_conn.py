@@ -5,8 +5,8 @@ processes on one file (``thongbao serve`` and ``thongbao worker``) queue for the
 instead of failing half-way. They ask for it again every fraction of a millisecond
 (:func:`_begin`): SQLite's own busy handler sleeps 1, 2, 5, then 10 ms and more between
 tries, while a transaction here holds the lock for a few milliseconds, so with two busy
-processes it would leave the lock idle most of the time. Reads use a
-second connection and so never wait behind a write; reads made for an emergency
+processes it would leave the lock idle most of the time. Reads use a second connection and
+so never wait behind a write; reads made for an emergency
 (:func:`~dispatcher.store.urgency.urgent`) use a third, so they never wait behind a bulk
 send's reads either.
 """
@@ -41,7 +41,6 @@ class SQLiteConnections:
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
-        self._busy_ms = int(busy_timeout * 1000)
         self._busy_s = busy_timeout
         self._db: aiosqlite.Connection | None = None
         self._rdb: aiosqlite.Connection | None = None
@@ -60,7 +59,7 @@ class SQLiteConnections:
     async def _connect(self) -> aiosqlite.Connection:
         db = await aiosqlite.connect(self.path, isolation_level=None)
         db.row_factory = aiosqlite.Row
-        await db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        await db.execute(f"PRAGMA busy_timeout = {int(self._busy_s * 1000)}")
         if not self._memory:
             await db.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode loses at most the last commits on power loss, never corrupts.
