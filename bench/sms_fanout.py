@@ -151,9 +151,13 @@ class Service:
             f"parallel = {variant.parallel if variant else 20}",
             "rate_per_sec = 10000000",
             "timeout = 30",
+            *([f"batch = {{ max_size = {variant.batch_size} }}"] if batch and variant else []),
+            # A benchmark runs at any hour: quiet hours (22:00-07:00 in Viet Nam) would hold
+            # the bulk send until morning.
+            "[audience]",
+            "quiet_channels = []",
+            "daily_caps = {}",
         ]
-        if batch and variant is not None:
-            lines.append(f"batch = {{ max_size = {variant.batch_size} }}")
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def env(self) -> dict[str, str]:

@@ -216,6 +216,11 @@ def write_config(
         f'url = "{gateway_url}"',
         "parallel = 20",
         f"rate_per_sec = {GATEWAY_RATE}",
+        # Quiet hours (22:00-07:00 in Viet Nam) and daily caps would hold these sends back
+        # at night: they have tests of their own (tests/dispatcher/test_audience_rules.py).
+        "[audience]",
+        "quiet_channels = []",
+        "daily_caps = {}",
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
