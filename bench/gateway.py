@@ -37,6 +37,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from dispatcher.cli_support import event_loop_factory
+
 MARK = "[mark:"
 REPORT_BATCH = 500
 REPORTERS = 4
@@ -248,8 +250,12 @@ def main() -> None:
     parser.add_argument("--fail-share", type=float, default=0)
     parser.add_argument("--max-pending", type=int, default=100_000)
     args = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, args.latency_ms, args.fail_share, args.max_pending))
+    # The service's event loop: the gateway answers both thongbao and the plain loop.
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=event_loop_factory()) as runner,
+    ):
+        runner.run(serve(args.port, args.latency_ms, args.fail_share, args.max_pending))
 
 
 if __name__ == "__main__":

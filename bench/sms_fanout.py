@@ -37,6 +37,8 @@ from typing import Any
 
 import aiohttp
 
+from dispatcher.cli_support import event_loop_factory
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway import GatewayProcess
 
@@ -163,6 +165,8 @@ class Service:
     def env(self) -> dict[str, str]:
         """The environment of a thongbao command on this directory."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("THONGBAO_")}
+        if "THONGBAO_EVENT_LOOP" in os.environ:  # the plain loop runs on the same
+            env["THONGBAO_EVENT_LOOP"] = os.environ["THONGBAO_EVENT_LOOP"]
         env["THONGBAO_CONFIG"] = str(self.config)
         return env
 
@@ -679,7 +683,10 @@ def main() -> None:
         help="where latest.json and profiles go",
     )
     parser.add_argument("--keep", action="store_true", help="keep each run's directory")
-    asyncio.run(main_async(parser.parse_args()))
+    # The service's event loop (uvloop unless $THONGBAO_EVENT_LOOP=asyncio) runs the plain
+    # loop too: the ceiling must not be lower only because it runs on a slower loop.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

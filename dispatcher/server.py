@@ -156,6 +156,7 @@ async def serve(
                 workers=workers,
                 db=settings.db,
                 channels=list(dispatcher.channels),
+                event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
             )
             if on_started is not None:
                 on_started(url)
