@@ -276,52 +276,66 @@ def _apply_early_receipts(
 def add_receipts(
     db: sqlite3.Connection, receipts: Sequence[ReceiptIn], now: float
 ) -> tuple[list[bool], list[StatusChange]]:
-    """Insert receipts, then apply them per channel; returns applied flags in input order."""
-    # One statement for the whole batch; we hold the write lock, so the new rows take the ids
-    # after the largest one before it, in order: no need to read them back.
+    """Insert receipts, each already matched to its delivery and applied (per channel, in
+    order); returns the applied flags in input order."""
+    # We hold the write lock: the new rows take the ids after the largest one, given here
+    # so the match is written with the row instead of by an UPDATE after it.
     [top] = _fetchall(db, "SELECT coalesce(max(id), 0) AS top FROM receipts")
     first_id = top["top"] + 1
-    params = [
-        (
-            r.channel,
-            r.provider_id,
-            r.status.value,
-            rows.ts(r.occurred_at),
-            r.provider_code,
-            r.detail,
-            now,
-        )
-        for r in receipts
-    ]
-    db.executemany(
-        "INSERT INTO receipts (channel, provider_id, status, occurred_at, provider_code, "
-        "detail, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        params,
-    )
     by_channel: dict[str, list[Pending]] = defaultdict(list)
-    for n, (channel, provider_id, status, _, code, detail, _) in enumerate(params):
-        by_channel[channel].append((first_id + n, provider_id, status, code, detail))
+    for n, r in enumerate(receipts):
+        by_channel[r.channel].append(
+            (first_id + n, r.provider_id, r.status.value, r.provider_code, r.detail)
+        )
+    found: dict[int, tuple[int, int]] = {}
     changes: list[StatusChange] = []
-    applied: set[int] = set()
     for channel, group in by_channel.items():
-        changes.extend(_apply(db, channel, group, now, applied))
-    return [first_id + n in applied for n in range(len(params))], changes
+        matched, moved = _match(db, channel, group, now)
+        found.update(
+            (receipt_id, (delivery_id, applied)) for delivery_id, applied, receipt_id in matched
+        )
+        changes.extend(moved)
+    unmatched = (None, 0)
+    db.executemany(
+        "INSERT INTO receipts (id, channel, provider_id, status, occurred_at, provider_code, "
+        "detail, received_at, delivery_id, applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                first_id + n,
+                r.channel,
+                r.provider_id,
+                r.status.value,
+                rows.ts(r.occurred_at),
+                r.provider_code,
+                r.detail,
+                now,
+                *found.get(first_id + n, unmatched),
+            )
+            for n, r in enumerate(receipts)
+        ],
+    )
+    return [found.get(first_id + n, unmatched)[1] == 1 for n in range(len(receipts))], changes
 
 
-# A stored receipt as _apply reads it: (id, provider id, status, provider code, detail).
+# A receipt as _match reads it: (id, provider id, status, provider code, detail).
 Pending = tuple[int, str, str, str | None, str | None]
 _PENDING_COLUMNS = "id, provider_id, status, provider_code, detail"
 
 
 def _apply(
-    db: sqlite3.Connection,
-    channel: str,
-    receipts: Sequence[Pending],
-    now: float,
-    applied_ids: set[int] | None = None,
+    db: sqlite3.Connection, channel: str, receipts: Sequence[Pending], now: float
 ) -> list[StatusChange]:
-    """Match receipts to deliveries by provider id and move those that may move; the ids
-    of the receipts applied are added to ``applied_ids``."""
+    """Match stored receipts that had no delivery yet, and apply them."""
+    matched, changes = _match(db, channel, receipts, now)
+    db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
+    return changes
+
+
+def _match(
+    db: sqlite3.Connection, channel: str, receipts: Sequence[Pending], now: float
+) -> tuple[list[tuple[int, int, int]], list[StatusChange]]:
+    """Match receipts to deliveries by provider id and move the deliveries that may move.
+    Returns (delivery id, applied 0/1, receipt id) per receipt matched, and the moves."""
     ids = sorted({r[1] for r in receipts})
     # provider id → [id, announcement_id, channel, contact_id, step, status]; status moves
     # as the batch's receipts are applied in order.
@@ -345,8 +359,6 @@ def _apply(
         matched.append((target[0], int(applied), receipt_id))
         if not applied:
             continue
-        if applied_ids is not None:
-            applied_ids.add(receipt_id)
         failed = status == "failed"
         moved.append(
             (
@@ -360,14 +372,13 @@ def _apply(
         )
         target[5] = status
         changes.append(_change(target, DeliveryStatus(status), detail))
-    db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
     # In receipt order, so a delivery moved twice in one batch ends in its last state.
     db.executemany(
         "UPDATE deliveries SET status = ?, provider_code = coalesce(?, provider_code), "
         "failure_kind = ?, reason = ?, updated_at = ?, fallback_at = NULL WHERE id = ?",
         moved,
     )
-    return changes
+    return matched, changes
 
 
 def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list[str]]:
