@@ -142,8 +142,15 @@ class SmsChannel(Channel):
 # A Vietnamese mobile number already written in E.164, by phonenumbers' own pattern for
 # Vietnamese mobiles: phonenumbers would answer it unchanged, so it is not parsed again
 # (a parse costs ~25 µs, and fan-out meets every stored number once more).
-_VN_MOBILE = PhoneMetadata.metadata_for_region("VN").mobile.national_number_pattern
-_E164_MOBILE = re.compile(rf"\+84(?:{_VN_MOBILE})")
+def _vn_mobile_pattern() -> str:
+    metadata = PhoneMetadata.metadata_for_region("VN")
+    mobile = metadata.mobile if metadata is not None else None
+    if mobile is None or mobile.national_number_pattern is None:
+        raise RuntimeError("phonenumbers has no pattern for Vietnamese mobile numbers")
+    return str(mobile.national_number_pattern)
+
+
+_E164_MOBILE = re.compile(rf"\+84(?:{_vn_mobile_pattern()})")
 
 
 def normalize_phone(address: str) -> str:

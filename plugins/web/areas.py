@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from vietnam_provinces import Province, Ward
+from vietnam_provinces.codes import ProvinceCode, WardCode
 
 
 @lru_cache(maxsize=4096)
@@ -18,9 +19,9 @@ def area_name(code: str) -> str | None:
         return None
     try:
         if len(code) == 2:
-            return str(Province.from_code(int(code)).name)
+            return str(Province.from_code(ProvinceCode(int(code))).name)
         if len(code) == 5:
-            return str(Ward.from_code(int(code)).name)
+            return str(Ward.from_code(WardCode(int(code))).name)
     except (ValueError, KeyError, LookupError):
         return None
     return None

@@ -65,7 +65,8 @@ def atom_feed(
     _sub(feed, "generator", "thongbao")
     for announcement in page.entries:
         _entry(feed, announcement, info.public_url, content)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def _entry(
