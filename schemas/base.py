@@ -25,6 +25,24 @@ def _check_text(value: Any, where: str) -> None:
             _check_text(item, f"{where}[{index}]")
 
 
+def _valid(value: Any) -> bool:
+    """Whether every string in ``value`` encodes, asked quickly: an ASCII string (most of
+    them) needs no encoding to know; :func:`_check_text` names the place when one fails."""
+    if isinstance(value, str):
+        if value.isascii():
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_valid(key) and _valid(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_valid(item) for item in value)
+    return True
+
+
 class InputModel(BaseModel):
     """Refuses strings that are not valid Unicode (JSON allows lone ``\\ud800`` escapes,
     which could never be written out again)."""
@@ -32,6 +50,6 @@ class InputModel(BaseModel):
     @model_validator(mode="after")
     def _valid_unicode(self) -> Any:
         for name, value in self.__dict__.items():
-            if not isinstance(value, BaseModel):
+            if not isinstance(value, BaseModel) and not _valid(value):
                 _check_text(value, name)
         return self
