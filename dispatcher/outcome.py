@@ -15,8 +15,8 @@ from typing import Any
 from dispatcher.channel import Accepted, Failed, RetryLater, SendResult
 from dispatcher.clock import Clock
 from dispatcher.retry import RetryPolicy
-from dispatcher.store.base import ClaimedDelivery, Outcome
-from schemas import Announcement, Attempt, AttemptOutcome, DeliveryStatus, FailureKind, Priority
+from dispatcher.store.base import AttemptRecord, ClaimedDelivery, Outcome
+from schemas import Announcement, AttemptOutcome, DeliveryStatus, FailureKind, Priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +77,8 @@ class Judge:
     ) -> Outcome:
         """The outcome of attempt ``c.attempt`` that came to ``result``."""
 
-        def attempt(outcome: AttemptOutcome, **extra: Any) -> Attempt:
-            # Not validated: a plugin's provider id or code of the wrong type (a number from
-            # a JSON answer) must not crash the batch after the provider took it.
-            return Attempt.model_construct(
+        def attempt(outcome: AttemptOutcome, **extra: Any) -> AttemptRecord:
+            return AttemptRecord(
                 number=c.attempt, started_at=started, outcome=outcome, latency_ms=latency_ms,
                 **extra,
             )  # fmt: skip
@@ -161,7 +159,7 @@ class Judge:
         (or failed, when the channel may not send twice)."""
         now = self.clock.now()
         reason = "the service stopped during the send"
-        attempt = Attempt(
+        attempt = AttemptRecord(
             number=c.attempt, started_at=now, outcome=AttemptOutcome.ABORTED, reason=reason
         )
         if self.repeatable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dispatcher.store.base import (
     ApiKey,
+    AttemptRecord,
     ClaimedDelivery,
     IdempotencyConflictError,
     ImportReport,
@@ -18,6 +19,7 @@ from dispatcher.store.sqlite import SQLiteStore
 
 __all__ = [
     "ApiKey",
+    "AttemptRecord",
     "ClaimedDelivery",
     "IdempotencyConflictError",
     "ImportReport",

@@ -20,7 +20,7 @@ from schemas import (
     AnnouncementIn,
     AnnouncementStatus,
     Area,
-    Attempt,
+    AttemptOutcome,
     Audience,
     Consent,
     Contact,
@@ -128,6 +128,22 @@ class ClaimedDelivery:
     step: int
 
 
+class AttemptRecord(NamedTuple):
+    """One call to a provider, as a worker hands it to the store (read back, it is a
+    :class:`schemas.Attempt`). A tuple, not a model: a bulk send makes one per delivery, and
+    nothing is validated, so a plugin's provider id of the wrong type (a number from a JSON
+    answer) cannot crash the batch after the provider took it."""
+
+    number: int
+    started_at: datetime
+    outcome: AttemptOutcome
+    latency_ms: float | None = None
+    provider_id: str | None = None
+    provider_code: str | None = None
+    reason: str | None = None
+    retry_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of one attempt, to be written back (fenced by ``lease_token``).
@@ -139,7 +155,7 @@ class Outcome:
     delivery_id: str
     lease_token: str
     status: DeliveryStatus
-    attempt: Attempt | None
+    attempt: AttemptRecord | None
     provider_id: str | None = None
     provider_code: str | None = None
     reason: str | None = None

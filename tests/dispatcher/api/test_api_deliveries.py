@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 
 from dispatcher.keys import Role
-from dispatcher.store.base import NewDelivery, Outcome
+from dispatcher.store.base import AttemptRecord, NewDelivery, Outcome
 from schemas import (
     AnnouncementIn,
     AnnouncementStatus,
-    Attempt,
     AttemptOutcome,
     DeliveryStatus,
     Priority,
@@ -94,7 +93,9 @@ async def test_list_of_unknown_announcement_is_404(api_client: Any) -> None:
 async def test_get_shows_attempts_and_receipts(api_client: Any, announcement_id: str) -> None:
     store, now = api_client.store, api_client.clock.now()
     claimed, _ = await store.claim("email", limit=1, now=now, lease_seconds=60)
-    attempt = Attempt(number=1, started_at=now, outcome=AttemptOutcome.ACCEPTED, latency_ms=12.0)
+    attempt = AttemptRecord(
+        number=1, started_at=now, outcome=AttemptOutcome.ACCEPTED, latency_ms=12.0
+    )
     await store.record_outcomes(
         [Outcome(claimed[0].id, claimed[0].lease_token, DeliveryStatus.SENT, attempt, "msg-1")], now
     )

@@ -7,7 +7,7 @@ from store_helpers import T0, announce, later, queue_deliveries
 from dispatcher.clock import FakeClock
 from dispatcher.outcome import Judge
 from dispatcher.retry import RetryPolicy
-from dispatcher.store import Outcome, SQLiteStore
+from dispatcher.store import AttemptRecord, Outcome, SQLiteStore
 from schemas import (
     AnnouncementStatus,
     Attempt,
@@ -21,7 +21,7 @@ FANNING = AnnouncementStatus.FANNING_OUT
 
 
 def accepted(claimed, provider_id: str = "p") -> Outcome:  # type: ignore[no-untyped-def]
-    attempt = Attempt(number=claimed.attempt, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
+    attempt = AttemptRecord(number=claimed.attempt, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
     return Outcome(
         claimed.id, claimed.lease_token, DeliveryStatus.SENT, attempt, provider_id=provider_id
     )
@@ -109,7 +109,7 @@ async def test_renewed_lease_is_not_reclaimed(store: SQLiteStore) -> None:
 async def test_retry_keeps_due_time_and_reason(store: SQLiteStore) -> None:
     await queue_deliveries(store, await announce(store, status=FANNING), 1)
     [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
-    attempt = Attempt(
+    attempt = AttemptRecord(
         number=1,
         started_at=T0,
         outcome=AttemptOutcome.RETRY,
@@ -135,7 +135,7 @@ async def test_retry_keeps_due_time_and_reason(store: SQLiteStore) -> None:
     [again], _ = await store.claim("sms", limit=1, now=later(40), lease_seconds=10)
     assert 2 == again.attempt
     delivery = await store.get_delivery(c.id)
-    assert [attempt] == delivery.attempts
+    assert [Attempt(**attempt._asdict())] == delivery.attempts  # read back as the API shows it
 
 
 async def test_released_untried_row_does_not_count_an_attempt(store: SQLiteStore) -> None:

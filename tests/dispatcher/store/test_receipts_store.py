@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from store_helpers import T0, announce, later, queue_deliveries
 
-from dispatcher.store import Outcome, SQLiteStore
-from schemas import AnnouncementStatus, Attempt, AttemptOutcome, DeliveryStatus, ReceiptIn
+from dispatcher.store import AttemptRecord, Outcome, SQLiteStore
+from schemas import AnnouncementStatus, AttemptOutcome, DeliveryStatus, ReceiptIn
 
 DELIVERED = DeliveryStatus.DELIVERED
 FAILED = DeliveryStatus.FAILED
@@ -19,7 +19,7 @@ def report(status: DeliveryStatus, provider_id: str = "p-1", code: str | None = 
 async def sent_delivery(store: SQLiteStore, provider_id: str = "p-1") -> str:
     await queue_deliveries(store, await announce(store, status=AnnouncementStatus.FANNING_OUT), 1)
     [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=30)
-    attempt = Attempt(number=1, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
+    attempt = AttemptRecord(number=1, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
     await store.record_outcomes(
         [Outcome(c.id, c.lease_token, DeliveryStatus.SENT, attempt, provider_id=provider_id)],
         T0,
@@ -54,7 +54,7 @@ async def test_receipt_before_the_send_is_recorded_waits_and_then_applies(
     [c], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=30)
     applied, _ = await store.add_receipts([report(DELIVERED, "early")], T0)
     assert [False] == applied
-    attempt = Attempt(number=1, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
+    attempt = AttemptRecord(number=1, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
     changes = await store.record_outcomes(
         [Outcome(c.id, c.lease_token, DeliveryStatus.SENT, attempt, provider_id="early")], later(1)
     )
