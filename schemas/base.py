@@ -7,40 +7,32 @@ from typing import Any
 from pydantic import BaseModel, model_validator
 
 
-def _check_text(value: Any, where: str) -> None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(
-                f"{where or 'a field'} holds a lone surrogate (an invalid \\ud800-style escape): "
-                "send valid Unicode text"
-            ) from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, where)
-            _check_text(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_text(item, f"{where}[{index}]")
-
-
-def _valid(value: Any) -> bool:
-    """Whether every string in ``value`` encodes, asked quickly: an ASCII string (most of
-    them) needs no encoding to know; :func:`_check_text` names the place when one fails."""
+def _bad_place(value: Any) -> str | None:
+    """Where in ``value`` a string cannot be encoded as UTF-8 (``""`` for ``value`` itself or
+    a dict's key, ``".key"``, ``"[3]"``, and so on inwards), or None when all can. An ASCII
+    string (most of them) needs no encoding to know; the place is put together only on the
+    way out of a failure."""
     if isinstance(value, str):
         if value.isascii():
-            return True
+            return None
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return False
-        return True
+            return ""
+        return None
     if isinstance(value, dict):
-        return all(_valid(key) and _valid(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_valid(item) for item in value)
-    return True
+        for key, item in value.items():
+            if _bad_place(key) is not None:
+                return ""
+            inner = _bad_place(item)
+            if inner is not None:
+                return f".{key}{inner}"
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            inner = _bad_place(item)
+            if inner is not None:
+                return f"[{index}]{inner}"
+    return None
 
 
 class InputModel(BaseModel):
@@ -50,6 +42,10 @@ class InputModel(BaseModel):
     @model_validator(mode="after")
     def _valid_unicode(self) -> Any:
         for name, value in self.__dict__.items():
-            if not isinstance(value, BaseModel) and not _valid(value):
-                _check_text(value, name)
+            place = None if isinstance(value, BaseModel) else _bad_place(value)
+            if place is not None:
+                raise ValueError(
+                    f"{name}{place} holds a lone surrogate (an invalid \\ud800-style escape): "
+                    "send valid Unicode text"
+                )
         return self
