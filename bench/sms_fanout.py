@@ -155,10 +155,10 @@ class Service:
             "timeout = 30",
             *([f"batch = {{ max_size = {variant.batch_size} }}"] if batch and variant else []),
             # A benchmark runs at any hour: quiet hours (22:00-07:00 in Viet Nam) would hold
-            # the bulk send until morning.
+            # the bulk send until morning. Daily caps stay on, as by default: each contact
+            # gets one message a run, and fan-out counts what each got today all the same.
             "[audience]",
             "quiet_channels = []",
-            "daily_caps = {}",
         ]
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
