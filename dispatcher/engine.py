@@ -23,7 +23,7 @@ from dispatcher.config import Settings
 from dispatcher.doorbell import Doorbell, doorbell_folder
 from dispatcher.errors import ConfigError, DispatcherError
 from dispatcher.events import AnnouncementChange, StatusChange
-from dispatcher.fanout import Fanout, Planner, sent_today
+from dispatcher.fanout import Fanout, Planner
 from dispatcher.metrics import Metrics
 from dispatcher.observers import notify
 from dispatcher.plugins import make_plugin_manager
@@ -344,27 +344,13 @@ class Dispatcher:
         if not steps:
             return
         contacts = await self.store.get_contacts([c.contact_id for c in steps if c.contact_id])
-        now = self.clock.now()
         for change in steps:
             contact = contacts.get(change.contact_id or "")
             if contact is None:
                 continue
             announcement = announcements[change.announcement_id]
-            blocked = await self._fanout.blocked(announcement, [contact])
-            counts = await sent_today(self.store, self._planner, [contact], now)
-            nxt = list(
-                self._planner.for_contact(
-                    announcement,
-                    contact,
-                    now,
-                    from_step=change.step + 1,
-                    blocked=blocked,
-                    counts=counts,
-                )
-            )
-            if nxt and await self.store.add_deliveries(
-                nxt, announcement_id=announcement.id, cursor=None
-            ):
+            nxt = await self._fanout.next_step(announcement, contact, change.step + 1)
+            if nxt:
                 log.info(
                     "fallback_step",
                     announcement_id=announcement.id,

@@ -16,7 +16,7 @@ from dispatcher.channel import Channel
 from dispatcher.clock import Clock
 from dispatcher.errors import InvalidAddressError
 from dispatcher.policy import Policy
-from dispatcher.store.base import NewDelivery, Recipient, Store
+from dispatcher.store.base import DayCounts, NewDelivery, Recipient, StaleCountsError, Store
 from dispatcher.store.urgency import urgent
 from schemas import (
     Announcement,
@@ -265,11 +265,12 @@ async def owned_recipients(
 
 async def sent_today(
     store: Store, planner: Planner, contacts: Sequence[Person], now: datetime
-) -> Counts:
-    """Per (contact, channel), the non-emergency deliveries of today, when caps apply."""
+) -> DayCounts | None:
+    """Per (contact, channel), the non-emergency deliveries of today, when caps apply (hand
+    it to ``add_deliveries`` with what was planned by it)."""
     policy = planner.policy
     if policy is None or not policy.settings.daily_caps or not contacts:
-        return {}
+        return None
     day = policy.day_start(now)
     return await store.recent_counts([c.id for c in contacts], day, day + timedelta(days=1))
 
@@ -362,18 +363,10 @@ class Fanout:
             )
             if not contacts:
                 break
-            now = self.clock.now()
-            blocked = await self.blocked(announcement, contacts)
-            counts = await sent_today(self.store, self.planner, contacts, now)
-            batch = [
-                d
-                for c in contacts
-                for d in self.planner.for_contact(
-                    announcement, c, now, blocked=blocked, counts=counts
-                )
-            ]
             after = contacts[-1].id
-            written = await self._write(ann_id, batch, CONTACTS_CURSOR + after)
+            _, written = await self._plan_and_write(
+                announcement, contacts, cursor=CONTACTS_CURSOR + after
+            )
             created += written
             if len(contacts) < self.batch_size:
                 break
@@ -390,12 +383,60 @@ class Fanout:
         """Per channel, the addresses of this batch that opted out."""
         return await blocked_addresses(self.store, self.planner, announcement, contacts)
 
+    async def next_step(
+        self, announcement: Announcement, contact: Person, from_step: int
+    ) -> list[NewDelivery]:
+        """A fallback's next step for ``contact``, planned and written; empty when there is
+        none, or when it was written already."""
+        planned, written = await self._plan_and_write(
+            announcement, [contact], cursor=None, from_step=from_step
+        )
+        return planned if written else []
+
+    async def _plan_and_write(
+        self,
+        announcement: Announcement,
+        contacts: Sequence[Person],
+        *,
+        cursor: str | None,
+        from_step: int = 0,
+    ) -> tuple[list[NewDelivery], int]:
+        """Plan the deliveries of ``contacts`` and write them: the plan, and how many were
+        new. Planned again when another fan-out wrote to the same people between the count
+        of their day and the write, so a daily cap gives each person's last message once."""
+        while True:
+            now = self.clock.now()
+            blocked = await self.blocked(announcement, contacts)
+            counted = await sent_today(self.store, self.planner, contacts, now)
+            counts = counted.counts if counted is not None else None
+            batch = [
+                d
+                for c in contacts
+                for d in self.planner.for_contact(
+                    announcement, c, now, from_step=from_step, blocked=blocked, counts=counts
+                )
+            ]
+            if not batch and cursor is None:
+                return batch, 0  # nothing to write, no place to save
+            try:
+                return batch, await self._write(announcement.id, batch, cursor, counted)
+            except StaleCountsError:
+                log.debug("fanout_batch_recounted", announcement_id=announcement.id)
+
     async def _still_fanning_out(self, ann_id: str) -> bool:
         found = await self.store.get_announcements([ann_id])
         return ann_id in found and found[ann_id].status is AnnouncementStatus.FANNING_OUT
 
-    async def _write(self, ann_id: str, batch: list[NewDelivery], cursor: str) -> int:
-        created = await self.store.add_deliveries(batch, announcement_id=ann_id, cursor=cursor)
+    async def _write(
+        self,
+        ann_id: str,
+        batch: list[NewDelivery],
+        cursor: str | None,
+        counted: DayCounts | None = None,
+    ) -> int:
+        created = await self.store.add_deliveries(
+            batch, announcement_id=ann_id, cursor=cursor, counted=counted
+        )
         if created:
             self.on_batch(created)
         return created

@@ -102,7 +102,8 @@ async def preview(
     while contacts := await store.audience_batch(data.audience, after=after, limit=batch_size):
         first_id = first_id or contacts[0].id
         blocked = await blocked_addresses(store, planner, announcement, contacts)
-        counts = await sent_today(store, planner, contacts, now)
+        counted = await sent_today(store, planner, contacts, now)
+        counts = counted.counts if counted is not None else None
         for contact in contacts:
             for delivery in planner.for_contact(
                 announcement, contact, now, blocked=blocked, counts=counts

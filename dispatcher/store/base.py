@@ -8,7 +8,7 @@ lease token) it expects, and does nothing when the row has moved on.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -37,6 +37,11 @@ T = TypeVar("T")
 
 class IdempotencyConflictError(DispatcherError):
     """This Idempotency-Key was already used with a different request body."""
+
+
+class StaleCountsError(DispatcherError):
+    """The people of a fan-out batch got other messages between the count of their day and
+    the write (another fan-out wrote to them meanwhile): count and plan the batch again."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,18 @@ class NewDelivery:
     reason: str | None = None
     step: int = 0
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """What a daily cap counts for ``contact_ids`` in [``since``, ``until``): per (contact,
+    channel), the non-emergency deliveries not suppressed, cancelled or expired. Handed back
+    to :meth:`Store.add_deliveries`, it is counted again inside the write."""
+
+    contact_ids: tuple[str, ...]
+    since: datetime
+    until: datetime
+    counts: Mapping[tuple[str, str], int]
 
 
 class Recipient(NamedTuple):
@@ -247,12 +264,21 @@ class Store(ABC):
 
     @abstractmethod
     async def add_deliveries(
-        self, deliveries: Sequence[NewDelivery], *, announcement_id: str, cursor: str | None
+        self,
+        deliveries: Sequence[NewDelivery],
+        *,
+        announcement_id: str,
+        cursor: str | None,
+        counted: DayCounts | None = None,
     ) -> int:
         """Insert deliveries, ignoring ones that exist, and save the fan-out cursor (None leaves
         it as it is), in one transaction. Nothing is inserted unless the announcement is
         fanning out, sending or completed (a completed one goes back to sending: a fallback
-        step reopened it). Returns how many were new."""
+        step reopened it). Returns how many were new.
+
+        ``counted``, the day's counts the deliveries were planned with, is counted again in
+        the transaction; when it changed, nothing is written and ``StaleCountsError`` is
+        raised, so two fan-outs never both give a person the last message a cap allows."""
 
     @abstractmethod
     async def cancel_announcement(self, announcement_id: str, now: datetime) -> int:
@@ -493,7 +519,7 @@ class Store(ABC):
     @abstractmethod
     async def recent_counts(
         self, contact_ids: Sequence[str], since: datetime, until: datetime
-    ) -> dict[tuple[str, str], int]:
+    ) -> DayCounts:
         """Per (contact, channel), non-emergency deliveries first due in [since, until) and
         not suppressed, cancelled or expired."""
 

@@ -17,6 +17,7 @@ from dispatcher.store import sqlite_queue as queue
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import (
     ClaimedDelivery,
+    DayCounts,
     IdempotencyConflictError,
     NewDelivery,
     Outcome,
@@ -188,12 +189,18 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         return None if row is None else row["fanout_cursor"]
 
     async def add_deliveries(
-        self, deliveries: Sequence[NewDelivery], *, announcement_id: str, cursor: str | None
+        self,
+        deliveries: Sequence[NewDelivery],
+        *,
+        announcement_id: str,
+        cursor: str | None,
+        counted: DayCounts | None = None,
     ) -> int:
         """Insert deliveries (ignoring existing ones) and save the cursor, atomically.
 
         Nothing is inserted once the announcement is no longer fanning out or sending (it was
-        cancelled or expired meanwhile).
+        cancelled or expired meanwhile); ``StaleCountsError`` when ``counted`` no longer
+        holds (see :meth:`Store.add_deliveries`).
         """
         return await self._transaction(
             partial(
@@ -201,6 +208,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
                 deliveries=deliveries,
                 announcement_id=announcement_id,
                 cursor=cursor,
+                counted=counted,
             )
         )
 

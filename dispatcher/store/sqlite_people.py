@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from dispatcher.store import sqlite_rows as rows
-from dispatcher.store.base import Page
+from dispatcher.store.base import DayCounts, Page
 from dispatcher.store.sqlite_conn import SQLiteConnections
 from dispatcher.store.sqlite_directory import write_consent
+from dispatcher.store.sqlite_queue import RECENT_COUNTS_SQL, day_counts, recent_counts_params
 from dispatcher.text import fold
 from schemas import Area, Consent, Contact
 
@@ -118,21 +119,16 @@ class SQLitePeople(SQLiteConnections):
 
     async def recent_counts(
         self, contact_ids: Sequence[str], since: datetime, until: datetime
-    ) -> dict[tuple[str, str], int]:
+    ) -> DayCounts:
         """Per (contact, channel), non-emergency deliveries due from ``since`` until before
         ``until`` that were not suppressed, cancelled or expired (what a daily cap counts;
         a delivery held for the morning counts on the morning's day)."""
         if not contact_ids:
-            return {}
+            return day_counts([], contact_ids, since, until)
         found = await self._fetchall(
-            "SELECT contact_id, channel, count(*) AS n FROM deliveries "
-            "WHERE contact_id IN (SELECT value FROM json_each(?)) "
-            "AND created_at >= ? AND created_at < ? "
-            "AND priority_rank > 0 AND status NOT IN ('suppressed', 'cancelled', 'expired') "
-            "GROUP BY contact_id, channel",
-            (json.dumps(list(contact_ids)), since.timestamp(), until.timestamp()),
+            RECENT_COUNTS_SQL, recent_counts_params(contact_ids, since, until)
         )
-        return {(r["contact_id"], r["channel"]): r["n"] for r in found}
+        return day_counts(found, contact_ids, since, until)
 
     async def search_areas(self, query: str, *, limit: int) -> list[Area]:
         """Areas whose name contains ``query``, with or without tone marks; shortest first."""

@@ -14,11 +14,18 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from dispatcher.events import StatusChange
 from dispatcher.store import sqlite_rows as rows
-from dispatcher.store.base import ClaimedDelivery, NewDelivery, Outcome
+from dispatcher.store.base import (
+    ClaimedDelivery,
+    DayCounts,
+    NewDelivery,
+    Outcome,
+    StaleCountsError,
+)
 from schemas import DeliveryStatus, ReceiptIn
 
 _UNKNOWN_REASON = "the worker holding it stopped mid-send: the provider may have it"
@@ -62,15 +69,49 @@ def _fetchall(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[Any]:
     return db.execute(sql, params).fetchall()
 
 
+# What a daily cap counts (see Store.recent_counts), by the deliveries_contact index.
+RECENT_COUNTS_SQL = (
+    "SELECT contact_id, channel, count(*) AS n FROM deliveries "
+    "WHERE contact_id IN (SELECT value FROM json_each(?)) "
+    "AND created_at >= ? AND created_at < ? "
+    "AND priority_rank > 0 AND status NOT IN ('suppressed', 'cancelled', 'expired') "
+    "GROUP BY contact_id, channel"
+)
+
+
+def recent_counts_params(
+    contact_ids: Sequence[str], since: datetime, until: datetime
+) -> tuple[str, float, float]:
+    """The parameters of RECENT_COUNTS_SQL."""
+    return json.dumps(list(contact_ids)), since.timestamp(), until.timestamp()
+
+
+def day_counts(
+    found: Sequence[Any], contact_ids: Sequence[str], since: datetime, until: datetime
+) -> DayCounts:
+    """The rows of RECENT_COUNTS_SQL as DayCounts."""
+    counts = {(r[0], r[1]): r[2] for r in found}
+    return DayCounts(tuple(contact_ids), since, until, counts)
+
+
 def insert_deliveries(
     db: sqlite3.Connection,
     deliveries: Sequence[NewDelivery],
     *,
     announcement_id: str,
     cursor: str | None,
+    counted: DayCounts | None = None,
 ) -> int:
     """Insert a fan-out batch (existing rows ignored) and save its cursor; nothing once the
-    announcement is no longer fanning out or sending. Returns the rows inserted."""
+    announcement is no longer fanning out or sending. Returns the rows inserted. Raises
+    StaleCountsError when ``counted`` no longer holds (see Store.add_deliveries)."""
+    if counted is not None and counted.contact_ids:
+        params = recent_counts_params(counted.contact_ids, counted.since, counted.until)
+        now_counted = {(r[0], r[1]): r[2] for r in _fetchall(db, RECENT_COUNTS_SQL, params)}
+        if now_counted != counted.counts:
+            raise StaleCountsError(
+                f"another fan-out wrote to these {len(counted.contact_ids)} people meanwhile"
+            )
     row = db.execute("SELECT status FROM announcements WHERE id = ?", (announcement_id,)).fetchone()
     if row is None or row["status"] not in ("fanning_out", "sending", "completed"):
         return 0

@@ -173,3 +173,29 @@ async def test_a_retry_that_would_fall_in_quiet_hours_waits_for_the_morning(
     await d.run(until_idle=True)
     [done] = await deliveries(d, ann.id)
     assert (DeliveryStatus.SENT, 2) == (done.status, len(d.channels["sms"].sent))
+
+
+@pytest.mark.parametrize("fanout_batch", [1, 4, 1000])
+async def test_concurrent_fan_outs_share_one_daily_cap(dispatcher_factory, fanout_batch) -> None:
+    # Two announcements to the same people, released together: their fan-outs run as tasks
+    # of their own, each counting what a person got today before writing. Counted and
+    # written apart, both would see 0 of 1 and both would send.
+    d = await dispatcher_factory(
+        {"sms": scripted("sms")},
+        clock=FakeClock(MORNING),
+        audience={"quiet_start": None, "daily_caps": {"sms": 1}},
+        worker={"fanout_batch": fanout_batch},
+    )
+    await directory(d, per_commune=5)
+    both = [await announce(d), await announce(d)]
+    await d.run(until_idle=True)
+    per_person: dict[str | None, list[DeliveryStatus]] = {}
+    for ann in both:
+        for x in await deliveries(d, ann.id):
+            per_person.setdefault(x.contact_id, []).append(x.status)
+    assert 10 == len(per_person)  # province 01: two communes of five
+    assert all(
+        sorted(statuses) == sorted([DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED])
+        for statuses in per_person.values()
+    ), per_person
+    assert 10 == len(d.channels["sms"].sent)
