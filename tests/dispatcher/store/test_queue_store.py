@@ -236,3 +236,8 @@ async def test_the_urgent_lane_claims_only_emergency_and_high(store: SQLiteStore
     await queue_deliveries(store, high, 2, priority=Priority.HIGH)
     claimed, _ = await store.claim("sms", limit=10, now=T0, lease_seconds=10, max_rank=1)
     assert {"high"} == {c.announcement_id for c in claimed} and 2 == len(claimed)
+
+
+def test_attempt_record_has_the_fields_of_the_attempt_the_api_shows() -> None:
+    # The worker's tuple and the API's model are written apart: they must not drift.
+    assert tuple(Attempt.model_fields) == AttemptRecord._fields
