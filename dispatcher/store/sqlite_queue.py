@@ -106,9 +106,9 @@ def insert_deliveries(
     announcement is no longer fanning out or sending. Returns the rows inserted. Raises
     StaleCountsError when ``counted`` no longer holds (see Store.add_deliveries)."""
     if counted is not None and counted.contact_ids:
-        params = recent_counts_params(counted.contact_ids, counted.since, counted.until)
-        now_counted = {(r[0], r[1]): r[2] for r in _fetchall(db, RECENT_COUNTS_SQL, params)}
-        if now_counted != counted.counts:
+        ids, since, until = counted.contact_ids, counted.since, counted.until
+        found = _fetchall(db, RECENT_COUNTS_SQL, recent_counts_params(ids, since, until))
+        if day_counts(found, ids, since, until).counts != counted.counts:
             raise StaleCountsError(
                 f"another fan-out wrote to these {len(counted.contact_ids)} people meanwhile"
             )
