@@ -16,6 +16,7 @@ import click
 import pluggy
 import structlog
 
+from dispatcher import heap
 from dispatcher import logging as tb_logging
 from dispatcher.cli_import import areas, contacts
 from dispatcher.cli_preview import preview
@@ -145,6 +146,8 @@ def _serve(settings: Settings, *, api: bool) -> None:
     from dispatcher.server import serve
 
     def started(url: str | None) -> None:
+        # Before the first send: what the start built lives as long as the process.
+        log.info("heap_settled", frozen=heap.settle())
         where = f"listening on {url}" if url else f"working on {settings.db}"
         click.echo(f"thongbao {where} (Ctrl-C to stop)")
 
