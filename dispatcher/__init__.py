@@ -37,6 +37,7 @@ from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.hookspecs import hookimpl, hookspec
 from dispatcher.keptsecret import kept_secret
 from dispatcher.links import announcement_id, page_url, short_code
+from dispatcher.outbound import OutboundGuard, refused_address
 from dispatcher.plugins import get_plugins, make_plugin_manager
 from dispatcher.sandbox import SandboxSettings, SandboxTransport
 from dispatcher.sandbox_channel import SandboxChannel
@@ -70,6 +71,7 @@ __all__ = [
     "InvalidRequestError",
     "LeaseTimeoutError",
     "NotFoundError",
+    "OutboundGuard",
     "OutboundMessage",
     "PermanentDeliveryError",
     "PluginError",
@@ -101,6 +103,7 @@ __all__ = [
     "load_settings",
     "make_plugin_manager",
     "page_url",
+    "refused_address",
     "services",
     "short_code",
 ]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel
 
 from dispatcher.clock import Clock
+from dispatcher.outbound import OutboundGuard
 from schemas import Announcement, Attachment, FailureKind, Priority, ReceiptIn
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ class ChannelContext:
         store: the open store while the dispatcher runs (None when channels are built only
             to inspect text, as the CLI's preview does).
         state: the channel's own documents and leases in the store (None with no store).
+        outbound: where URLs that came in requests (webhooks, callbacks, attachments) may
+            be called: open their HTTP sessions on ``outbound.connector()``.
     """
 
     name: str
@@ -134,6 +137,7 @@ class ChannelContext:
     public_url: str = "http://127.0.0.1:8080"
     store: Store | None = None
     state: PluginState | None = None
+    outbound: OutboundGuard = field(default_factory=OutboundGuard)
 
 
 class Channel(ABC):

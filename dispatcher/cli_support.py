@@ -31,6 +31,7 @@ from dispatcher.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from dispatcher.outbound import OutboundGuard
 from dispatcher.plugins import make_plugin_manager
 from dispatcher.registry import ChannelRegistry
 from dispatcher.service import Services
@@ -195,6 +196,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         services = Services(store, registry, wake=doorbell.ring if doorbell else None)
         services.audience = settings.audience
+        services.outbound = OutboundGuard.from_settings(settings.outbound)
         # Built, not started: their checks and previews are pure, and nothing is sent here.
         services.channels = build_channels(settings, registry, services, services.clock, store)
         yield services

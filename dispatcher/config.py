@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -90,6 +91,19 @@ class AudienceSettings(BaseModel):
     )
 
 
+class OutboundSettings(BaseModel):
+    """URLs given in requests: status callbacks, webhook subscriptions, attachments
+    (``dispatcher/outbound.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_networks: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list,
+        description="networks those URLs may reach besides public addresses, "
+        'e.g. ["10.20.0.0/16"] (loopback: for tests and demos only)',
+    )
+
+
 class Settings(BaseModel):
     """Everything thongbao is configured with."""
 
@@ -102,6 +116,7 @@ class Settings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     audience: AudienceSettings = Field(default_factory=AudienceSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-channel settings, checked by each channel"
     )

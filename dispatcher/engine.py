@@ -26,6 +26,7 @@ from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.fanout import Fanout, Planner
 from dispatcher.metrics import Metrics
 from dispatcher.observers import notify
+from dispatcher.outbound import OutboundGuard
 from dispatcher.plugins import make_plugin_manager
 from dispatcher.policy import Policy
 from dispatcher.registry import ChannelRegistry, collect_routes
@@ -79,6 +80,7 @@ class Dispatcher:
             on_announcements=self.announcements_changed,
         )
         self.services.audience = self.settings.audience
+        self.services.outbound = OutboundGuard.from_settings(self.settings.outbound)
         self.channels: dict[str, Channel] = {}
         self.workers: dict[str, ChannelWorker] = {}
         self._announcements = AnnouncementCache(self.store)
@@ -466,6 +468,7 @@ def build_channels(
             public_url=settings.public_url,
             store=store,
             state=None if store is None else PluginState(store, name, clock),
+            outbound=OutboundGuard.from_settings(settings.outbound),
         )
         ctx.data_dir.mkdir(parents=True, exist_ok=True)
         channels[name] = registry.get(name).factory(ctx)

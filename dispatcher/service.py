@@ -22,6 +22,7 @@ from dispatcher.errors import InvalidRequestError, NotFoundError
 from dispatcher.events import AnnouncementChange, StatusChange
 from dispatcher.keys import Role, hash_token, new_token
 from dispatcher.metrics import Metrics
+from dispatcher.outbound import OutboundGuard
 from dispatcher.people import prepare_contacts
 from dispatcher.policy import Policy
 from dispatcher.preview import preview, sample_message
@@ -91,6 +92,7 @@ class Services:
         self._on_announcements = on_announcements
         self.channels: Mapping[str, Channel] = {}
         self.audience = AudienceSettings()
+        self.outbound = OutboundGuard()
 
     # -- announcements ---------------------------------------------------------------------
     def check_announcement(self, data: AnnouncementIn, *, channel_problems: bool = True) -> None:
@@ -106,12 +108,27 @@ class Services:
                         f"registered channels: {', '.join(self.registry.names())}",
                     }
                 )
+        problems.extend(self._url_problems(data))
         templates = template_problems(data)
         problems.extend(templates)
         if not templates and channel_problems:
             problems.extend(self._channel_problems(data))
         if problems:
             raise InvalidRequestError("the announcement cannot be sent as written", problems)
+
+    def _url_problems(self, data: AnnouncementIn) -> list[dict[str, object]]:
+        """URLs thongbao would refuse to call (``dispatcher/outbound.py``), known at intake."""
+        urls: list[tuple[list[object], str]] = [
+            (["attachments", index, "url"], str(item.url))
+            for index, item in enumerate(data.attachments)
+        ]
+        if data.callback is not None:
+            urls.append((["callback", "url"], str(data.callback.url)))
+        return [
+            {"loc": loc, "msg": problem}
+            for loc, url in urls
+            if (problem := self.outbound.url_problem(url)) is not None
+        ]
 
     def _channel_problems(self, data: AnnouncementIn) -> list[dict[str, object]]:
         """What each running channel refuses in the text (too long, unknown options)."""

@@ -51,6 +51,9 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
             # Quiet hours and caps are off unless a test is about them (tests/dispatcher/
             # test_audience_rules.py): the scripted channels would otherwise be subject to them.
             "audience": {"quiet_start": None, "daily_caps": {}},
+            # The fake receivers of webhooks, callbacks and attachments listen on loopback,
+            # which thongbao refuses by default (tests/dispatcher/test_outbound.py).
+            "outbound": {"allowed_networks": ["127.0.0.0/8", "::1/128"]},
         }
         data.update(overrides)
         return Settings.model_validate(data)

@@ -25,6 +25,7 @@ from dispatcher.testing.fakes import (
     FakeReceiptSink,
     FakeSettings,
     ResultRule,
+    loopback_guard,
     make_context,
     make_message,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "ResultRule",
     "is_permanent",
     "is_transient",
+    "loopback_guard",
     "make_context",
     "make_message",
     "outcomes",

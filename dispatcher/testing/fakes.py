@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +19,7 @@ from dispatcher.channel import (
 )
 from dispatcher.clock import Clock
 from dispatcher.errors import DeliveryError
+from dispatcher.outbound import OutboundGuard
 from schemas import ReceiptIn
 
 ResultRule = Mapping[str, SendResult] | Callable[[OutboundMessage], SendResult]
@@ -125,6 +127,12 @@ class FakeChannel(Channel):
         return self.results.get(message.address, default)
 
 
+def loopback_guard() -> OutboundGuard:
+    """An outbound guard that lets URLs from requests reach loopback, where test servers
+    run (thongbao's default lets them reach public addresses only)."""
+    return OutboundGuard((IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")))
+
+
 def make_context(
     tmp_path: Path,
     settings: BaseModel | None = None,
@@ -132,8 +140,11 @@ def make_context(
     *,
     receipts: ReceiptSink | None = None,
     clock: Clock | None = None,
+    outbound: OutboundGuard | None = None,
 ) -> ChannelContext:
-    """A channel context whose data folder is ``tmp_path / name``."""
+    """A channel context whose data folder is ``tmp_path / name``; URLs from requests may
+    reach the fake servers on loopback (:func:`loopback_guard`) unless ``outbound`` says
+    else."""
     data_dir = tmp_path / name
     data_dir.mkdir(parents=True, exist_ok=True)
     return ChannelContext(
@@ -142,6 +153,7 @@ def make_context(
         data_dir=data_dir,
         receipts=receipts if receipts is not None else FakeReceiptSink(),
         clock=clock or Clock(),
+        outbound=outbound or loopback_guard(),
     )
 
 

@@ -12,7 +12,12 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from dispatcher import PermanentDeliveryError, TransientDeliveryError
+from dispatcher import (
+    OutboundGuard,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    refused_address,
+)
 from plugins.email.message import FetchedAttachment
 from schemas import Attachment
 
@@ -26,11 +31,13 @@ class AttachmentFetcher:
     Args:
         max_bytes: the largest document accepted.
         timeout: seconds for one fetch.
+        outbound: the addresses attachment URLs may reach (redirects included).
     """
 
-    def __init__(self, max_bytes: int, timeout: float) -> None:
+    def __init__(self, max_bytes: int, timeout: float, outbound: OutboundGuard) -> None:
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.outbound = outbound
         self._session: aiohttp.ClientSession | None = None
         self._cache: OrderedDict[str, dict[str, asyncio.Task[FetchedAttachment]]] = OrderedDict()
 
@@ -38,7 +45,9 @@ class AttachmentFetcher:
         """Open the HTTP session."""
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, connector=self.outbound.connector()
+            )
 
     async def aclose(self) -> None:
         """Close the session and forget what was fetched; safe to call twice."""
@@ -84,7 +93,13 @@ class AttachmentFetcher:
                         code="attachment_unavailable",
                     )
                 data = await self._read(answer, item)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except aiohttp.ClientError as exc:
+            if (why := refused_address(exc)) is not None:
+                raise PermanentDeliveryError(
+                    f"attachment {url}: {why}", code="attachment_refused"
+                ) from exc
+            raise TransientDeliveryError(f"attachment {url} could not be fetched: {exc!r}") from exc
+        except TimeoutError as exc:
             raise TransientDeliveryError(f"attachment {url} could not be fetched: {exc!r}") from exc
         return FetchedAttachment(item.name, item.content_type, data)
 

@@ -62,7 +62,7 @@ class EmailChannel(Channel):
         self.max_batch = self.transport.max_batch
         self.signer = UnsubscribeSigner(ctx.settings.unsubscribe_secret, ctx.data_dir)
         self._attachments = AttachmentFetcher(
-            ctx.settings.max_attachment_bytes, ctx.settings.attachment_timeout
+            ctx.settings.max_attachment_bytes, ctx.settings.attachment_timeout, ctx.outbound
         )
 
     async def start(self) -> None:

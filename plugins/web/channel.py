@@ -23,6 +23,7 @@ from dispatcher import (
     ConfigError,
     DeliveryStatus,
     Failed,
+    InvalidAddressError,
     OutboundMessage,
     ReceiptIn,
     RetryLater,
@@ -88,7 +89,9 @@ class WebChannel(Channel):
     def session(self) -> aiohttp.ClientSession:
         """The channel's one HTTP session (made at :meth:`start`)."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": USER_AGENT}, connector=self.ctx.outbound.connector()
+            )
         return self._session
 
     def signing_secrets(self) -> list[str]:
@@ -100,7 +103,10 @@ class WebChannel(Channel):
         text = address.strip()
         if is_subscription_id(text):
             return text
-        return normalize_webhook_url(text)
+        url = normalize_webhook_url(text)
+        if (problem := self.ctx.outbound.url_problem(url)) is not None:
+            raise InvalidAddressError(problem)
+        return url
 
     async def start(self) -> None:
         """Open the HTTP session, the sandbox and the callback outbox."""

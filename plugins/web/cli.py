@@ -95,6 +95,8 @@ def subscribe(
         raise click.BadParameter(exc.errors()[0]["msg"], param_hint="URL") from None
 
     async def work(subs: Subscriptions, engine: Dispatcher) -> tuple[Subscription, str]:
+        if (refused := engine.services.outbound.url_problem(data.url)) is not None:
+            raise click.BadParameter(refused, param_hint="URL")
         unknown = sorted(set(areas) - await engine.store.known_areas(list(areas)))
         if unknown:
             raise click.BadParameter(f"no such area: {', '.join(unknown)}", param_hint="--area")

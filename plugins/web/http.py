@@ -3,7 +3,8 @@
 - 2xx: delivered (the HTTP answer is the receipt);
 - 410 Gone: the receiver wants no more (a subscription is then disabled);
 - 429 and 5xx, timeouts, refused connections: try again later (``Retry-After`` honoured);
-- anything else (3xx are not followed, other 4xx): refused for good.
+- anything else (3xx are not followed, other 4xx, an address thongbao may not call, see
+  ``dispatcher/outbound.py``): refused for good.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp
+from yarl import URL
+
+from dispatcher import refused_address
 
 USER_AGENT = "thongbao-webhooks/1 (+https://www.standardwebhooks.com/)"
 
@@ -27,12 +31,15 @@ class PostAnswer:
         retry_after: seconds the receiver asked us to wait (``Retry-After``).
         error: why no answer came (timeout, connection refused).
         timed_out: the request went out but the answer did not come in time.
+        refused: thongbao would not connect to the URL's address (not public and not in
+            ``[outbound] allowed_networks``): trying again cannot help.
     """
 
     status: int | None
     retry_after: float | None = None
     error: str | None = None
     timed_out: bool = False
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -46,8 +53,10 @@ class PostAnswer:
 
     @property
     def transient(self) -> bool:
-        """Worth trying again: no answer, 429, or 5xx."""
-        return self.status is None or self.status == 429 or self.status >= 500
+        """Worth trying again: no answer (unless refused), 429, or 5xx."""
+        if self.status is None:
+            return not self.refused
+        return self.status == 429 or self.status >= 500
 
     @property
     def reason(self) -> str:
@@ -83,6 +92,8 @@ async def post(
     except TimeoutError:
         return PostAnswer(None, error=f"no answer within {timeout:g} s", timed_out=True)
     except aiohttp.ClientError as exc:
+        if (why := refused_address(exc)) is not None:
+            return PostAnswer(None, error=f"{URL(url).host}: {why}", refused=True)
         return PostAnswer(None, error=f"cannot reach the receiver: {type(exc).__name__}")
 
 

@@ -207,6 +207,9 @@ async def handle_create(request: web.Request) -> web.StreamResponse:
         data = SubscriptionIn.model_validate(payload)
     except ValidationError as exc:
         return _invalid(exc)
+    if (refused := services(request).outbound.url_problem(data.url)) is not None:
+        errors = [{"loc": ["url"], "msg": refused}]
+        return problem(422, "Invalid subscription", refused, errors=errors)
     areas = data.filters.areas
     unknown = sorted(set(areas) - await services(request).store.known_areas(areas))
     if unknown:

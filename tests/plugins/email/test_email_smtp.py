@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import BaseModel
 
-from dispatcher import Accepted, Failed, RetryLater, TransientDeliveryError
+from dispatcher import Accepted, Failed, OutboundGuard, RetryLater, TransientDeliveryError
 from dispatcher.testing import ChannelContract, make_context, make_message
 from plugins.email.channel import EmailChannel
 from plugins.email.settings import EmailSettings
@@ -43,8 +43,8 @@ async def make_channel(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """``await make_channel(settings)``: a started e-mail channel, closed after the test."""
     made: list[EmailChannel] = []
 
-    async def make(settings: EmailSettings) -> EmailChannel:
-        channel = EmailChannel(make_context(tmp_path, settings, "email"))
+    async def make(settings: EmailSettings, outbound: OutboundGuard | None = None) -> EmailChannel:
+        channel = EmailChannel(make_context(tmp_path, settings, "email", outbound=outbound))
         await channel.start()
         made.append(channel)
         return channel
@@ -295,3 +295,18 @@ async def test_attachments_are_fetched_once_and_limited(
     assert 1 == seen.count("/qd.pdf")
     [attached] = list(server.messages[0].iter_attachments())
     assert ("Quyết định số 12.pdf", 104) == (attached.get_filename(), len(attached.get_content()))
+
+
+async def test_an_attachment_on_a_private_address_fails_without_being_fetched(
+    smtpd: SmtpFactory, make_channel: ChannelMaker, documents: tuple[str, list[str]]
+) -> None:
+    base, seen = documents
+    server = await smtpd()
+    # The default: URLs from requests reach public addresses only, not this loopback server.
+    channel = await make_channel(email_settings(server), OutboundGuard())
+    doc = Attachment(url=f"{base.rstrip('/')}/qd.pdf", name="Quyết định số 12.pdf")
+    [result] = await channel.send([replace(message(1), attachments=(doc,))])
+    assert isinstance(result, Failed), "a refused address is not worth trying again"
+    assert "attachment_refused" == result.code
+    assert "[outbound] allowed_networks" in result.reason
+    assert ([], []) == (seen, server.messages)

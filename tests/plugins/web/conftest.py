@@ -28,13 +28,16 @@ def web_factory(
     settings_factory: Callable[..., Settings], clock: FakeClock, serve_engine: Any
 ) -> WebFactory:
     """``await make(**web_settings)`` → the engine on the real web plugin alone, its API
-    served on 127.0.0.1, the areas of :data:`AREAS` loaded."""
+    served on 127.0.0.1, the areas of :data:`AREAS` loaded. ``outbound=`` replaces the
+    tests' ``[outbound]`` settings (which let URLs reach loopback)."""
 
-    async def make(**channel: Any) -> Web:
+    async def make(*, outbound: dict[str, Any] | None = None, **channel: Any) -> Web:
+        more = {} if outbound is None else {"outbound": outbound}
         settings = settings_factory(
             enabled_channels=["web"],
             channels={"web": {"timeout": 0.5, **channel}},
             api={"public_url": PUBLIC_URL},
+            **more,
         )
         engine, client, admin = await serve_engine(settings, clock, AREAS)
         return Web(engine, client, clock, admin)
