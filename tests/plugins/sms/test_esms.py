@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from provider_fakes import (
+    Client,
+    MakeTransport,
+    outcomes,
+    routes_client,
+    sms_out,
+    sms_receipt,
+    started_transports,
+)
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from dispatcher import (
     Accepted,
     ChannelTimeoutError,
-    DeliveryError,
     Failed,
     PermanentDeliveryError,
     RateLimitedError,
     RetryLater,
     TransientDeliveryError,
 )
-from dispatcher.service import Services
 from dispatcher.testing import FakeProvider, FakeReceiptSink, ProviderAnswer, make_context
-from dispatcher.testing.fakes import make_message
 from dispatcher.testing.provider import ProviderRequest
-from dispatcher.webkeys import SERVICES
 from plugins.sms.brandname import AccountPausedError, AccountRefusedError
 from plugins.sms.esms import ROUTES, EsmsSettings, EsmsTransport
 from plugins.sms.esms_codes import ESMS_CODES
@@ -35,10 +37,10 @@ from plugins.sms.esms_report import ESMS_CALLBACK_PATH
 from plugins.sms.transport import SmsOut
 from schemas import DeliveryStatus, FailureKind, ReceiptIn
 
-Client = TestClient[web.Request, web.Application]
-Make = Callable[..., Awaitable[EsmsTransport]]
+Make = MakeTransport[EsmsTransport]
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
 VIETNAMESE = "Lịch cắt điện phường Hàng Bạc: 8h–17h ngày 3/3."
+SMSID = "dc712784-9c5f-4c69-b9a8-ea69d56adc9a87"
 
 
 def esms_accepts(request: ProviderRequest) -> ProviderAnswer:
@@ -62,16 +64,7 @@ def sms(
     test: bool = False,
     unicode: bool = True,
 ) -> SmsOut:
-    message = replace(make_message(phone, n, "sms"), test=test)
-    return SmsOut(message=message, text=text, unicode=unicode, segments=1)
-
-
-async def outcomes(transport: EsmsTransport, batch: list[SmsOut]) -> list[object]:
-    """The results of a send, with a whole-batch error as every message's outcome."""
-    try:
-        return list(await transport.send(batch))
-    except DeliveryError as exc:
-        return [exc] * len(batch)
+    return sms_out(phone, n, text, unicode=unicode, test=test)
 
 
 @pytest.fixture
@@ -82,26 +75,15 @@ async def esms(provider_server: Callable[..., Awaitable[FakeProvider]]) -> FakeP
 @pytest.fixture
 async def make(tmp_path: Path, esms: FakeProvider) -> AsyncIterator[Make]:
     """Build and start transports pointed at the fake eSMS; all are closed afterwards."""
-    made: list[EsmsTransport] = []
-
-    async def build(**overrides: Any) -> EsmsTransport:
-        fields: dict[str, Any] = {
-            "api_key": "KEY-123",
-            "secret_key": "SECRET-456",
-            "brandname": "UBND-PHUONG",
-            "base_url": esms.url.removesuffix("/send"),
-            "timeout": 0.5,
-            **overrides,
-        }
-        settings = EsmsSettings.model_validate(fields)
-        transport = EsmsTransport(settings, make_context(tmp_path, settings, "sms"))
-        await transport.start()
-        made.append(transport)
-        return transport
-
-    yield build
-    for transport in made:
-        await transport.aclose()
+    defaults = {
+        "api_key": "KEY-123",
+        "secret_key": "SECRET-456",
+        "brandname": "UBND-PHUONG",
+        "base_url": esms.url.removesuffix("/send"),
+        "timeout": 0.5,
+    }
+    async with started_transports(tmp_path, EsmsSettings, EsmsTransport, defaults) as build:
+        yield build
 
 
 async def test_request_carries_the_documented_fields(make: Make, esms: FakeProvider) -> None:
@@ -332,18 +314,14 @@ def test_settings_refuse_what_cannot_work(fields: dict[str, Any]) -> None:
 # -- delivery reports ------------------------------------------------------------------------
 @pytest.fixture
 async def client(sink: FakeReceiptSink) -> AsyncIterator[Client]:
-    app = web.Application()
-    app[SERVICES] = cast(Services, sink)  # the route only calls submit()
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
-    async with TestClient(TestServer(app)) as client:
+    async with routes_client(ROUTES, sink) as client:
         yield client
 
 
 def report(**fields: str) -> dict[str, str]:
     """A report shaped like eSMS's documented customer-care callback."""
     return {
-        "SMSID": "dc712784-9c5f-4c69-b9a8-ea69d56adc9a87",
+        "SMSID": SMSID,
         "SendFailed": "0",
         "SendStatus": "5",
         "SendSuccess": "1",
@@ -360,13 +338,7 @@ def report(**fields: str) -> dict[str, str]:
 
 
 def receipt(status: DeliveryStatus, code: str, detail: str | None = None) -> ReceiptIn:
-    return ReceiptIn(
-        channel="sms",
-        provider_id="dc712784-9c5f-4c69-b9a8-ea69d56adc9a87",
-        status=status,
-        provider_code=code,
-        detail=detail,
-    )
+    return sms_receipt(SMSID, status, code, detail)
 
 
 async def test_delivered_report_is_stored(client: Client, sink: FakeReceiptSink) -> None:

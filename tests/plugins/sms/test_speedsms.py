@@ -5,30 +5,32 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from provider_fakes import (
+    Client,
+    MakeTransport,
+    outcomes,
+    routes_client,
+    sms_out,
+    sms_receipt,
+    started_transports,
+)
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from dispatcher import (
     Accepted,
     ChannelTimeoutError,
-    DeliveryError,
     Failed,
     RateLimitedError,
     RetryLater,
     TransientDeliveryError,
 )
-from dispatcher.service import Services
 from dispatcher.testing import FakeProvider, FakeReceiptSink, ProviderAnswer, make_context
-from dispatcher.testing.fakes import make_message
 from dispatcher.testing.provider import ProviderRequest
-from dispatcher.webkeys import SERVICES
 from plugins.sms.brandname import AccountPausedError, AccountRefusedError
 from plugins.sms.speedsms import ROUTES, SpeedSmsSettings, SpeedSmsTransport
 from plugins.sms.speedsms_codes import SPEEDSMS_CODES
@@ -36,8 +38,7 @@ from plugins.sms.speedsms_report import SPEEDSMS_CALLBACK_PATH
 from plugins.sms.transport import SmsOut
 from schemas import DeliveryStatus, FailureKind, ReceiptIn
 
-Client = TestClient[web.Request, web.Application]
-Make = Callable[..., Awaitable[SpeedSmsTransport]]
+Make = MakeTransport[SpeedSmsTransport]
 VIETNAMESE = "Lịch tiêm chủng mở rộng: 7h30 thứ Bảy tại trạm y tế phường."
 TOKEN = "TOKEN-789"
 
@@ -78,16 +79,7 @@ def sms(
     unicode: bool = True,
     test: bool = False,
 ) -> SmsOut:
-    message = replace(make_message(to or phone(n), n, "sms"), test=test)
-    return SmsOut(message=message, text=text, unicode=unicode, segments=1)
-
-
-async def outcomes(transport: SpeedSmsTransport, batch: list[SmsOut]) -> list[object]:
-    """The results of a send, with a whole-batch error as every message's outcome."""
-    try:
-        return list(await transport.send(batch))
-    except DeliveryError as exc:
-        return [exc] * len(batch)
+    return sms_out(to or phone(n), n, text, unicode=unicode, test=test)
 
 
 @pytest.fixture
@@ -105,25 +97,14 @@ async def speedsms(
 @pytest.fixture
 async def make(tmp_path: Path, speedsms: FakeProvider) -> AsyncIterator[Make]:
     """Build and start transports pointed at the fake SpeedSMS; all are closed afterwards."""
-    made: list[SpeedSmsTransport] = []
-
-    async def build(**overrides: Any) -> SpeedSmsTransport:
-        fields: dict[str, Any] = {
-            "access_token": TOKEN,
-            "brandname": "UBND-PHUONG",
-            "base_url": speedsms.url.removesuffix("/send") + "/index.php",
-            "timeout": 0.5,
-            **overrides,
-        }
-        settings = SpeedSmsSettings.model_validate(fields)
-        transport = SpeedSmsTransport(settings, make_context(tmp_path, settings, "sms"))
-        await transport.start()
-        made.append(transport)
-        return transport
-
-    yield build
-    for transport in made:
-        await transport.aclose()
+    defaults = {
+        "access_token": TOKEN,
+        "brandname": "UBND-PHUONG",
+        "base_url": speedsms.url.removesuffix("/send") + "/index.php",
+        "timeout": 0.5,
+    }
+    async with started_transports(tmp_path, SpeedSmsSettings, SpeedSmsTransport, defaults) as build:
+        yield build
 
 
 async def test_request_carries_the_documented_fields(make: Make, speedsms: FakeProvider) -> None:
@@ -355,22 +336,12 @@ def test_random_number_type_needs_no_sender(tmp_path: Path) -> None:
 # -- delivery reports ------------------------------------------------------------------------
 @pytest.fixture
 async def client(sink: FakeReceiptSink) -> AsyncIterator[Client]:
-    app = web.Application()
-    app[SERVICES] = cast(Services, sink)  # the route only calls submit()
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
-    async with TestClient(TestServer(app)) as client:
+    async with routes_client(ROUTES, sink) as client:
         yield client
 
 
 def receipt(status: DeliveryStatus, code: str, detail: str | None = None) -> ReceiptIn:
-    return ReceiptIn(
-        channel="sms",
-        provider_id="5001:84912345678",
-        status=status,
-        provider_code=code,
-        detail=detail,
-    )
+    return sms_receipt("5001:84912345678", status, code, detail)
 
 
 @pytest.mark.parametrize("number", ["84912345678", "0912345678", "+84912345678", 84912345678])
