@@ -106,19 +106,40 @@ class CallbackOutbox:
 
     async def _tell_subscribers(self, change: AnnouncementChange) -> None:
         """``announcement.cancelled`` to each subscription the announcement went to (those
-        still waiting for it were cancelled with it and never see it)."""
+        still waiting for it were cancelled with it and never see it; those it was on its
+        way to are told when it arrives, by :meth:`_tell_late_subscribers`)."""
+        for sub_id in await self._reached_subscriptions(change.announcement_id):
+            await self._tell_cancelled(change.announcement_id, sub_id, change.at)
+
+    async def _tell_late_subscribers(self, changes: Sequence[StatusChange]) -> None:
+        """``announcement.cancelled`` to subscriptions an announcement reached after it was
+        cancelled: their delivery was in flight then, so the cancellation missed them."""
+        reached = [c for c in changes if c.channel == self.channel.name and c.status in _REACHED]
+        if not reached or self.channel.subscriptions is None:
+            return
+        store = self._store()
+        # Read now, not from the cache: the status is what matters and it has moved.
+        found = await store.get_announcements(list({c.announcement_id for c in reached}))
+        for change in reached:
+            announcement = found.get(change.announcement_id)
+            if announcement is None or announcement.status is not AnnouncementStatus.CANCELLED:
+                continue
+            address = (await store.get_delivery(change.delivery_id)).address
+            if is_subscription_id(address):
+                at = announcement.finished_at or self.channel.ctx.clock.now()
+                await self._tell_cancelled(announcement.id, address, at)
+
+    async def _tell_cancelled(self, announcement_id: str, sub_id: str, at: datetime) -> None:
+        """Queue ``announcement.cancelled`` for one subscription, once (the message id is the
+        same whichever way it is found)."""
         subscriptions = self.channel.subscriptions
-        if subscriptions is None:
+        sub = None if subscriptions is None else await subscriptions.get(sub_id)
+        if sub is None or not sub.active:
             return
         event = STATUS_EVENT[AnnouncementStatus.CANCELLED]
-        data = cancellation_data(change.announcement_id, change.at, self.channel.ctx.public_url)
-        for sub_id in await self._reached_subscriptions(change.announcement_id):
-            sub = await subscriptions.get(sub_id)
-            if sub is not None and sub.active:
-                msg_id = f"{change.announcement_id}.cancelled.{sub_id}"
-                await self._enqueue(
-                    change.announcement_id, sub.url, msg_id, event, change.at, data, sub_id
-                )
+        data = cancellation_data(announcement_id, at, self.channel.ctx.public_url)
+        msg_id = f"{announcement_id}.cancelled.{sub_id}"
+        await self._enqueue(announcement_id, sub.url, msg_id, event, at, data, sub_id)
 
     async def _reached_subscriptions(self, announcement_id: str) -> list[str]:
         store, found, after = self._store(), [], None
@@ -137,7 +158,8 @@ class CallbackOutbox:
 
     async def deliveries_changed(self, changes: Sequence[StatusChange]) -> None:
         """Queue one callback per announcement for its deliveries that reached a final
-        state, when it asked for deliveries."""
+        state, when it asked for deliveries; tell subscribers reached after a cancellation."""
+        await self._tell_late_subscribers(changes)
         final = [c for c in changes if c.status in FINAL and not c.overdue]
         found = await self._with_callback([c.announcement_id for c in final])
         now = self.channel.ctx.clock.now()

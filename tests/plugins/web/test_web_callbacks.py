@@ -3,12 +3,14 @@ asked, its deliveries' final states) posted there, signed, in order, retried."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from standardwebhooks import Webhook
 from web_helpers import Receiver, Web
 
 from plugins.web.channel import WebChannel
+from schemas import DeliveryStatus
 
 WebFactory = Callable[..., Awaitable[Web]]
 ReceiverFactory = Callable[..., Awaitable[Receiver]]
@@ -108,3 +110,30 @@ async def test_subscribers_that_got_an_announcement_are_told_of_its_cancellation
     assert (announcement.id, "cancelled") == (cancelled["data"]["id"], cancelled["data"]["status"])
     assert f"{announcement.id}.cancelled.{sub_id}" == got[1].headers["webhook-id"]
     assert [] == elsewhere.received
+
+
+async def test_a_subscriber_reached_while_the_cancellation_is_told_is_told_too(
+    web_factory: WebFactory, receiver_factory: ReceiverFactory
+) -> None:
+    """The announcement is on its way to the portal (the POST is out, the answer not back)
+    when it is cancelled: the portal gets it, then its cancellation."""
+    web = await web_factory()
+    portal = await receiver_factory()
+    portal.hold = asyncio.Event()
+    sub_id, _ = await web.subscribe(portal.url)
+    sending = asyncio.create_task(web.announce())
+    [in_flight] = await portal.wait_for(1)
+    announcement_id = in_flight.json()["data"]["id"]
+
+    await web.engine.services.cancel_announcement(announcement_id)
+    await channel(web).flush()
+    assert 1 == len(portal.received), "told before the announcement arrived"
+    portal.hold.set()
+    await sending
+    await channel(web).flush()
+
+    got = await portal.wait_for(2)
+    [delivery] = await web.deliveries(announcement_id)
+    assert DeliveryStatus.DELIVERED == delivery.status
+    assert ["announcement.released", "announcement.cancelled"] == [r.json()["type"] for r in got]
+    assert f"{announcement_id}.cancelled.{sub_id}" == got[1].headers["webhook-id"]

@@ -41,13 +41,15 @@ class Received:
 @dataclass
 class Receiver:
     """A webhook endpoint on 127.0.0.1 that answers ``statuses`` in turn (the last one for
-    every later request) and records what it got, with the fake time it got it."""
+    every later request) and records what it got, with the fake time it got it. While
+    ``hold`` is set to an unset event, answers wait for it (a delivery stays in flight)."""
 
     clock: FakeClock
     statuses: list[int] = field(default_factory=lambda: [200])
     headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     url: str = ""
+    hold: asyncio.Event | None = None
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -55,6 +57,8 @@ class Receiver:
         async with self._arrived:
             self.received.append(Received(dict(request.headers), body, self.clock.now()))
             self._arrived.notify_all()
+        if self.hold is not None:
+            await self.hold.wait()
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         return web.Response(status=status, headers=self.headers)
 
