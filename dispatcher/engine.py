@@ -457,6 +457,7 @@ def build_channels(
             f"settings given for unknown channel(s) {', '.join(unknown)}; "
             f"registered channels: {', '.join(registry.names())}"
         )
+    outbound = OutboundGuard.from_settings(settings.outbound)
     channels: dict[str, Channel] = {}
     for name in settings.enabled_channels or registry.names():
         ctx = ChannelContext(
@@ -468,7 +469,7 @@ def build_channels(
             public_url=settings.public_url,
             store=store,
             state=None if store is None else PluginState(store, name, clock),
-            outbound=OutboundGuard.from_settings(settings.outbound),
+            outbound=outbound,
         )
         ctx.data_dir.mkdir(parents=True, exist_ok=True)
         channels[name] = registry.get(name).factory(ctx)
