@@ -10,6 +10,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
+from sqlite3 import Connection
+from typing import Any
 
 from dispatcher.errors import NotFoundError
 from dispatcher.events import StatusChange
@@ -37,6 +39,10 @@ from schemas import (
 )
 
 _OPEN_ANNOUNCEMENT = ("scheduled", "fanning_out", "sending")
+_RENEW_LEASES = (
+    "UPDATE deliveries SET lease_expires = ? WHERE status = 'sending' "
+    "AND lease_token IN (SELECT value FROM json_each(?))"
+)
 
 
 class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
@@ -58,42 +64,23 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         idempotency: tuple[str, str, str] | None = None,
     ) -> tuple[str, bool]:
         """Store an announcement as ``scheduled`` (see :meth:`Store.create_announcement`)."""
-        async with self._write() as db:
-            if idempotency is not None:
-                owner, key, digest = idempotency
-                async with db.execute(
-                    "SELECT request_hash, announcement_id FROM idempotency "
-                    "WHERE owner = ? AND key = ?",
-                    (owner, key),
-                ) as cur:
-                    seen = await cur.fetchone()
-                if seen is not None:
-                    if seen["request_hash"] != digest:
-                        raise IdempotencyConflictError(
-                            f"Idempotency-Key {key!r} was used for a different request: "
-                            "use a new key for a new announcement"
-                        )
-                    return str(seen["announcement_id"]), False
-                await db.execute(
-                    "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?)",
-                    (owner, key, digest, announcement_id, rows.ts(now)),
-                )
-            await db.execute(
-                "INSERT INTO announcements (id, data, status, priority_rank, send_at, expires_at, "
-                "created_at, created_by, fallback_after) "
-                "VALUES (?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)",
-                (
-                    announcement_id,
-                    data.model_dump_json(),
+        return await self._transaction(
+            partial(
+                _create_announcement,
+                announcement_id=announcement_id,
+                data=data.model_dump_json(),
+                values=(
                     data.priority.rank,
                     rows.ts(data.send_at or now),
                     rows.ts(data.expires_at),
-                    rows.ts(now),
+                    now.timestamp(),
                     created_by,
                     data.fallback_after,
                 ),
+                idempotency=idempotency,
+                now=now.timestamp(),
             )
-        return announcement_id, True
+        )
 
     async def get_announcement(self, announcement_id: str) -> Announcement:
         """The announcement with its per-channel counts."""
@@ -215,26 +202,9 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
     async def cancel_announcement(self, announcement_id: str, now: datetime) -> int:
         """Cancel the announcement and its deliveries that have not gone out (a completed
         one is withdrawn: nothing is left to stop, but it says it was cancelled)."""
-        async with self._write() as db:
-            async with db.execute(
-                "SELECT status FROM announcements WHERE id = ?", (announcement_id,)
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                raise NotFoundError(f"no announcement {announcement_id!r}")
-            if row["status"] not in (*_OPEN_ANNOUNCEMENT, "completed"):
-                return 0  # cancelled or expired already
-            await db.execute(
-                "UPDATE announcements SET status = 'cancelled', finished_at = ? WHERE id = ?",
-                (rows.ts(now), announcement_id),
-            )
-            cur = await db.execute(
-                "UPDATE deliveries SET status = 'cancelled', updated_at = ?, "
-                "reason = 'announcement cancelled' "
-                "WHERE announcement_id = ? AND status IN ('queued', 'retry_wait')",
-                (rows.ts(now), announcement_id),
-            )
-            return cur.rowcount
+        return await self._transaction(
+            partial(_cancel_announcement, announcement_id=announcement_id, now=rows.ts(now))
+        )
 
     async def expire(self, now: datetime) -> tuple[list[StatusChange], list[str]]:
         """Expire open deliveries and announcements past ``expires_at``."""
@@ -244,20 +214,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         """Complete ``sending`` announcements that have no open delivery left; one past its
         ``expires_at`` with a delivery that expired is left to :meth:`expire` (a worker may
         have expired that delivery before the scheduler's expiry pass came)."""
-        async with (
-            self._write() as db,
-            db.execute(
-                "UPDATE announcements SET status = 'completed', finished_at = :now "
-                "WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d "
-                "WHERE d.announcement_id = announcements.id "
-                "AND d.status IN ('queued', 'sending', 'retry_wait')) "
-                "AND NOT (expires_at IS NOT NULL AND expires_at <= :now AND EXISTS (SELECT 1 "
-                "FROM deliveries d WHERE d.announcement_id = announcements.id "
-                "AND d.status = 'expired')) RETURNING id",
-                {"now": rows.ts(now)},
-            ) as cur,
-        ):
-            return [row["id"] for row in await cur.fetchall()]
+        return await self._transaction(partial(_complete_finished, now=rows.ts(now)))
 
     # -- the queue -------------------------------------------------------------------------
     async def claim(
@@ -287,13 +244,8 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         """Extend leases still held under these tokens."""
         if not lease_tokens:
             return 0
-        async with self._write() as db:
-            cur = await db.execute(
-                "UPDATE deliveries SET lease_expires = ? WHERE status = 'sending' "
-                "AND lease_token IN (SELECT value FROM json_each(?))",
-                (until.timestamp(), json.dumps(list(lease_tokens))),
-            )
-            return cur.rowcount
+        params = (until.timestamp(), json.dumps(list(lease_tokens)))
+        return await self._transaction(lambda db: db.execute(_RENEW_LEASES, params).rowcount)
 
     async def record_outcomes(
         self, outcomes: Sequence[Outcome], now: datetime
@@ -416,3 +368,72 @@ def _delivery_key(delivery_id: str) -> int:
     if not 0 < key <= _MAX_ROWID:
         raise NotFoundError(f"no delivery {delivery_id!r}")
     return key
+
+
+# -- the transactions above, run whole in the writer's thread ----------------------------------
+def _create_announcement(
+    db: Connection,
+    *,
+    announcement_id: str,
+    data: str,
+    values: tuple[Any, ...],
+    idempotency: tuple[str, str, str] | None,
+    now: float,
+) -> tuple[str, bool]:
+    if idempotency is not None:
+        owner, key, digest = idempotency
+        seen = db.execute(
+            "SELECT request_hash, announcement_id FROM idempotency WHERE owner = ? AND key = ?",
+            (owner, key),
+        ).fetchone()
+        if seen is not None:
+            if seen["request_hash"] != digest:
+                raise IdempotencyConflictError(
+                    f"Idempotency-Key {key!r} was used for a different request: "
+                    "use a new key for a new announcement"
+                )
+            return str(seen["announcement_id"]), False
+        db.execute(
+            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?)",
+            (owner, key, digest, announcement_id, now),
+        )
+    db.execute(
+        "INSERT INTO announcements (id, data, status, priority_rank, send_at, expires_at, "
+        "created_at, created_by, fallback_after) VALUES (?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)",
+        (announcement_id, data, *values),
+    )
+    return announcement_id, True
+
+
+def _cancel_announcement(db: Connection, *, announcement_id: str, now: float | None) -> int:
+    row = db.execute("SELECT status FROM announcements WHERE id = ?", (announcement_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no announcement {announcement_id!r}")
+    if row["status"] not in (*_OPEN_ANNOUNCEMENT, "completed"):
+        return 0  # cancelled or expired already
+    db.execute(
+        "UPDATE announcements SET status = 'cancelled', finished_at = ? WHERE id = ?",
+        (now, announcement_id),
+    )
+    return db.execute(
+        "UPDATE deliveries SET status = 'cancelled', updated_at = ?, "
+        "reason = 'announcement cancelled' "
+        "WHERE announcement_id = ? AND status IN ('queued', 'retry_wait')",
+        (now, announcement_id),
+    ).rowcount
+
+
+def _complete_finished(db: Connection, *, now: float | None) -> list[str]:
+    return [
+        row["id"]
+        for row in db.execute(
+            "UPDATE announcements SET status = 'completed', finished_at = :now "
+            "WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d "
+            "WHERE d.announcement_id = announcements.id "
+            "AND d.status IN ('queued', 'sending', 'retry_wait')) "
+            "AND NOT (expires_at IS NOT NULL AND expires_at <= :now AND EXISTS (SELECT 1 "
+            "FROM deliveries d WHERE d.announcement_id = announcements.id "
+            "AND d.status = 'expired')) RETURNING id",
+            {"now": now},
+        ).fetchall()
+    ]

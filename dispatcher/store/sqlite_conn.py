@@ -1,24 +1,23 @@
 """SQLite connections: one writer (``BEGIN IMMEDIATE`` transactions) and two readers.
 
-Writes go through one connection, each in a ``BEGIN IMMEDIATE`` transaction, so two
-processes on one file (``thongbao serve`` and ``thongbao worker``) queue for the write lock
-instead of failing half-way. They ask for it again every fraction of a millisecond
-(:func:`_begin`): SQLite's own busy handler sleeps 1, 2, 5, then 10 ms and more between
-tries, while a transaction here holds the lock for a few milliseconds, so with two busy
-processes it would leave the lock idle most of the time. Reads use a second connection and
-so never wait behind a write; reads made for an emergency
-(:func:`~dispatcher.store.urgency.urgent`) use a third, so they never wait behind a bulk
-send's reads either.
+Writes go through one connection, each a ``BEGIN IMMEDIATE`` transaction run whole in that
+connection's thread (:meth:`SQLiteConnections._transaction`), so two processes on one file
+(``thongbao serve`` and ``thongbao worker``) queue for the write lock instead of failing
+half-way, and the lock is held for the SQL alone, never across turns of the event loop.
+They ask for it again every fraction of a millisecond (:func:`_begin`): SQLite's own busy
+handler sleeps 1, 2, 5, then 10 ms and more between tries, while a transaction here holds
+the lock for a few milliseconds, so with two busy processes it would leave the lock idle
+most of the time. Reads use a second connection and so never wait behind a write; reads
+made for an emergency (:func:`~dispatcher.store.urgency.urgent`) use a third, so they never
+wait behind a bulk send's reads either.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,23 +103,6 @@ class SQLiteConnections:
             raise DispatcherError("the store is not open: call await store.open() first")
         return self._db
 
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        db = self._writer()
-        async with self._lock:
-            done = False
-            try:
-                # BEGIN inside the try: a task cancelled while aiosqlite's thread still runs
-                # it must roll back too, or the next writer finds a transaction open.
-                await db._execute(_begin, db._conn, self._busy_s, is_urgent())  # type: ignore[no-untyped-call]
-                yield db
-                await db.execute("COMMIT")
-                done = True
-            finally:
-                if not done:
-                    # Shielded: a cancelled writer must still leave the connection usable.
-                    await asyncio.shield(_rollback(db))
-
     async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` as one ``BEGIN IMMEDIATE`` … ``COMMIT`` in the writer's thread, in one
         hop: the write lock is held for the SQL alone, not across turns of a busy event loop
@@ -197,10 +179,3 @@ def _atomically(
         raise
     conn.execute("COMMIT")
     return result
-
-
-async def _rollback(db: aiosqlite.Connection) -> None:
-    # The ROLLBACK queues behind whatever the cancelled writer left in aiosqlite's thread;
-    # when that was a BEGIN that never ran, there is nothing to roll back.
-    with contextlib.suppress(sqlite3.OperationalError):
-        await db.execute("ROLLBACK")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-
-import aiosqlite
+from sqlite3 import Connection
+from typing import Any
 
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import ApiKey, Recipient
@@ -22,8 +23,8 @@ OPT_OUTS_FROM_CONSENTS = (
 )
 
 
-async def write_consent(
-    db: aiosqlite.Connection,
+def write_consent(
+    db: Connection,
     contact_id: str,
     channel: str,
     opted_in: bool,
@@ -31,13 +32,90 @@ async def write_consent(
     now: datetime,
 ) -> None:
     """Record a consent and keep the contact's ``opt_outs`` in step, in ``db``'s transaction."""
-    await db.execute(
+    db.execute(
         "INSERT INTO consents (contact_id, channel, opted_in, at, source) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (contact_id, channel) DO UPDATE SET opted_in = excluded.opted_in, "
         "at = excluded.at, source = excluded.source",
         (contact_id, channel, int(opted_in), now.timestamp(), source),
     )
-    await db.execute(OPT_OUTS_FROM_CONSENTS, (contact_id,))
+    db.execute(OPT_OUTS_FROM_CONSENTS, (contact_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class _ContactRows:
+    """The rows an import writes for its contacts, each table's parameters in a list."""
+
+    contacts: list[tuple[object, ...]]
+    ids: list[tuple[str]]
+    tags: list[tuple[str, str]]
+    opt_outs: list[tuple[str, str, float | None]]
+    addresses: list[tuple[str, str, str]]
+
+    def write(self, db: Connection) -> None:
+        db.executemany(
+            "INSERT INTO contacts (id, name, area_code, language, tags, addresses, opt_outs, "
+            "preferred_channels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+            "area_code = excluded.area_code, language = excluded.language, "
+            "tags = excluded.tags, addresses = excluded.addresses, "
+            "opt_outs = excluded.opt_outs, preferred_channels = excluded.preferred_channels, "
+            "updated_at = excluded.updated_at, erased_at = NULL",
+            self.contacts,
+        )
+        db.executemany("DELETE FROM contact_tags WHERE contact_id = ?", self.ids)
+        db.executemany(
+            "INSERT OR IGNORE INTO contact_tags (tag, contact_id) VALUES (?, ?)", self.tags
+        )
+        # An import can opt a person out, never back in: that takes a recorded consent.
+        db.executemany(
+            "INSERT INTO consents (contact_id, channel, opted_in, at, source) "
+            "VALUES (?, ?, 0, ?, 'import') ON CONFLICT (contact_id, channel) DO UPDATE SET "
+            "opted_in = 0, at = excluded.at, source = excluded.source "
+            "WHERE consents.opted_in = 1",
+            self.opt_outs,
+        )
+        db.executemany(OPT_OUTS_FROM_CONSENTS, self.ids)
+        db.executemany("DELETE FROM contact_addresses WHERE contact_id = ?", self.ids)
+        db.executemany(
+            "INSERT OR REPLACE INTO contact_addresses (channel, address, contact_id) "
+            "VALUES (?, ?, ?)",
+            self.addresses,
+        )
+
+
+def _add_opt_out(db: Connection, channel: str, address: str, source: str, now: datetime) -> bool:
+    added = (
+        db.execute(
+            "INSERT OR IGNORE INTO opt_outs (channel, address, at, source) VALUES (?, ?, ?, ?)",
+            (channel, address, now.timestamp(), source),
+        ).rowcount
+        == 1
+    )
+    # The person behind the address, if the directory knows them, opts out too.
+    owners = db.execute(
+        "SELECT contact_id FROM contact_addresses WHERE channel = ? AND address = ?",
+        (channel, address),
+    ).fetchall()
+    for (contact_id,) in owners:
+        write_consent(db, contact_id, channel, False, source, now)
+    return added
+
+
+def _add_inbound(db: Connection, values: tuple[object, ...]) -> tuple[int | None, Any]:
+    """Insert a reply linked to the latest delivery sent to its sender: (its id, that row)."""
+    channel, sender = values[0], values[1]
+    last = db.execute(
+        "SELECT id, announcement_id FROM deliveries WHERE channel = ? AND address = ? "
+        "AND status IN ('sent', 'delivered', 'failed') AND provider_id IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1",
+        (channel, sender),
+    ).fetchone()
+    cur = db.execute(
+        "INSERT INTO inbound_messages (channel, sender, text, provider_id, received_at, "
+        "opted_out, announcement_id, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (*values, last["announcement_id"] if last else None, last["id"] if last else None),
+    )
+    return cur.lastrowid, last
 
 
 class SQLiteDirectory(SQLiteConnections):
@@ -46,11 +124,13 @@ class SQLiteDirectory(SQLiteConnections):
     # -- API keys --------------------------------------------------------------------------
     async def add_api_key(self, key: ApiKey, token_hash: str) -> None:
         """Store a new key under the hash of its token."""
-        async with self._write() as db:
-            await db.execute(
+        params = (key.id, key.name, key.role, token_hash, rows.ts(key.created_at))
+        await self._transaction(
+            lambda db: db.execute(
                 "INSERT INTO api_keys (id, name, role, token_hash, created_at) VALUES (?,?,?,?,?)",
-                (key.id, key.name, key.role, token_hash, rows.ts(key.created_at)),
+                params,
             )
+        )
 
     async def find_api_key(self, token_hash: str) -> ApiKey | None:
         """The key whose token hashes to ``token_hash``, or None."""
@@ -72,66 +152,45 @@ class SQLiteDirectory(SQLiteConnections):
     async def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> int:
         """Insert or replace contacts by id, in one transaction."""
         stamp = rows.ts(now)
-        async with self._write() as db:
-            await db.executemany(
-                "INSERT INTO contacts (id, name, area_code, language, tags, addresses, opt_outs, "
-                "preferred_channels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
-                "area_code = excluded.area_code, language = excluded.language, "
-                "tags = excluded.tags, addresses = excluded.addresses, "
-                "opt_outs = excluded.opt_outs, preferred_channels = excluded.preferred_channels, "
-                "updated_at = excluded.updated_at, erased_at = NULL",
-                [
-                    (
-                        c.id,
-                        c.name,
-                        c.area_code,
-                        c.language,
-                        json.dumps(c.tags, ensure_ascii=False),
-                        json.dumps(c.addresses, ensure_ascii=False),
-                        json.dumps(c.opt_outs),
-                        json.dumps(c.preferred_channels),
-                        stamp,
-                        stamp,
-                    )
-                    for c in contacts
-                ],
-            )
-            await db.executemany(
-                "DELETE FROM contact_tags WHERE contact_id = ?", [(c.id,) for c in contacts]
-            )
-            await db.executemany(
-                "INSERT OR IGNORE INTO contact_tags (tag, contact_id) VALUES (?, ?)",
-                [(tag, c.id) for c in contacts for tag in c.tags],
-            )
-            # An import can opt a person out, never back in: that takes a recorded consent.
-            await db.executemany(
-                "INSERT INTO consents (contact_id, channel, opted_in, at, source) "
-                "VALUES (?, ?, 0, ?, 'import') ON CONFLICT (contact_id, channel) DO UPDATE SET "
-                "opted_in = 0, at = excluded.at, source = excluded.source "
-                "WHERE consents.opted_in = 1",
-                [(c.id, ch, stamp) for c in contacts for ch in c.opt_outs],
-            )
-            await db.executemany(OPT_OUTS_FROM_CONSENTS, [(c.id,) for c in contacts])
-            await db.executemany(
-                "DELETE FROM contact_addresses WHERE contact_id = ?", [(c.id,) for c in contacts]
-            )
-            await db.executemany(
-                "INSERT OR REPLACE INTO contact_addresses (channel, address, contact_id) "
-                "VALUES (?, ?, ?)",
-                [(ch, address, c.id) for c in contacts for ch, address in c.addresses.items()],
-            )
+        # The rows are built before the write lock is taken: it is held for the SQL alone.
+        ids = [(c.id,) for c in contacts]
+        tables = _ContactRows(
+            contacts=[
+                (
+                    c.id,
+                    c.name,
+                    c.area_code,
+                    c.language,
+                    json.dumps(c.tags, ensure_ascii=False),
+                    json.dumps(c.addresses, ensure_ascii=False),
+                    json.dumps(c.opt_outs),
+                    json.dumps(c.preferred_channels),
+                    stamp,
+                    stamp,
+                )
+                for c in contacts
+            ],
+            ids=ids,
+            tags=[(tag, c.id) for c in contacts for tag in c.tags],
+            opt_outs=[(c.id, ch, stamp) for c in contacts for ch in c.opt_outs],
+            addresses=[
+                (ch, address, c.id) for c in contacts for ch, address in c.addresses.items()
+            ],
+        )
+        await self._transaction(tables.write)
         return len(contacts)
 
     async def upsert_areas(self, areas: Sequence[Area]) -> int:
         """Insert or replace areas by code, in one transaction."""
-        async with self._write() as db:
-            await db.executemany(
+        params = [(a.code, a.name, a.parent_code, fold(a.name)) for a in areas]
+        await self._transaction(
+            lambda db: db.executemany(
                 "INSERT INTO areas (code, name, parent_code, folded) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (code) DO UPDATE SET name = excluded.name, "
                 "parent_code = excluded.parent_code, folded = excluded.folded",
-                [(a.code, a.name, a.parent_code, fold(a.name)) for a in areas],
+                params,
             )
+        )
         return len(areas)
 
     async def audience_batch(
@@ -155,21 +214,7 @@ class SQLiteDirectory(SQLiteConnections):
     # -- replies and opt-outs --------------------------------------------------------------
     async def add_opt_out(self, channel: str, address: str, source: str, now: datetime) -> bool:
         """Record that ``address`` refused ``channel``; False if it already had."""
-        async with self._write() as db:
-            cur = await db.execute(
-                "INSERT OR IGNORE INTO opt_outs (channel, address, at, source) VALUES (?, ?, ?, ?)",
-                (channel, address, now.timestamp(), source),
-            )
-            added = cur.rowcount == 1
-            # The person behind the address, if the directory knows them, opts out too.
-            async with db.execute(
-                "SELECT contact_id FROM contact_addresses WHERE channel = ? AND address = ?",
-                (channel, address),
-            ) as found:
-                owners = [row[0] for row in await found.fetchall()]
-            for contact_id in owners:
-                await write_consent(db, contact_id, channel, False, source, now)
-            return added
+        return await self._transaction(lambda db: _add_opt_out(db, channel, address, source, now))
 
     async def opted_out(self, channel: str, addresses: Sequence[str]) -> set[str]:
         """Those of ``addresses`` that refused ``channel``."""
@@ -200,29 +245,8 @@ class SQLiteDirectory(SQLiteConnections):
             )
             if seen:
                 return seen[0]
-        async with self._write() as db:
-            async with db.execute(
-                "SELECT id, announcement_id FROM deliveries WHERE channel = ? AND address = ? "
-                "AND status IN ('sent', 'delivered', 'failed') AND provider_id IS NOT NULL "
-                "ORDER BY id DESC LIMIT 1",
-                (channel, sender),
-            ) as cur:
-                last = await cur.fetchone()
-            cur = await db.execute(
-                "INSERT INTO inbound_messages (channel, sender, text, provider_id, received_at, "
-                "announcement_id, delivery_id, opted_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    channel,
-                    sender,
-                    text,
-                    provider_id,
-                    received_at.timestamp(),
-                    last["announcement_id"] if last else None,
-                    last["id"] if last else None,
-                    int(opted_out),
-                ),
-            )
-            row_id = cur.lastrowid
+        values = (channel, sender, text, provider_id, received_at.timestamp(), int(opted_out))
+        row_id, last = await self._transaction(lambda db: _add_inbound(db, values))
         return Inbound(
             id=str(row_id),
             channel=channel,

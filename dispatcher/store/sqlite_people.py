@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from sqlite3 import Connection
 
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import DayCounts, Page
@@ -16,6 +17,47 @@ from dispatcher.text import fold
 from schemas import Area, Consent, Contact
 
 ERASED = "erased"
+
+
+def _set_consent(
+    db: Connection, contact_id: str, channel: str, opted_in: bool, source: str, now: datetime
+) -> bool:
+    if not db.execute(
+        "SELECT 1 FROM contacts WHERE id = ? AND erased_at IS NULL", (contact_id,)
+    ).fetchone():
+        return False
+    write_consent(db, contact_id, channel, opted_in, source, now)
+    if opted_in:
+        # A renewed consent lifts a refusal the address made earlier (an SMS STOP).
+        db.execute(
+            "DELETE FROM opt_outs WHERE channel = ? AND address IN (SELECT address FROM "
+            "contact_addresses WHERE contact_id = ? AND channel = ?)",
+            (channel, contact_id, channel),
+        )
+    return True
+
+
+def _erase(db: Connection, contact_id: str, now: float) -> bool:
+    row = db.execute("SELECT addresses FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    if row is None:
+        return False
+    addresses = json.loads(row["addresses"])
+    db.execute(
+        "UPDATE contacts SET name = '', area_code = NULL, tags = '[]', addresses = '{}', "
+        "preferred_channels = '[]', erased_at = ?, updated_at = ? WHERE id = ?",
+        (now, now, contact_id),
+    )
+    db.execute("DELETE FROM contact_tags WHERE contact_id = ?", (contact_id,))
+    db.execute("DELETE FROM contact_addresses WHERE contact_id = ?", (contact_id,))
+    # Deliveries keep their status, attempts and receipts; the address goes.
+    db.execute(
+        "UPDATE deliveries SET address = ? || ':' || id WHERE contact_id = ?", (ERASED, contact_id)
+    )
+    db.executemany(
+        "UPDATE inbound_messages SET sender = ?, text = '' WHERE channel = ? AND sender = ?",
+        [(ERASED, channel, address) for channel, address in addresses.items()],
+    )
+    return True
 
 
 class SQLitePeople(SQLiteConnections):
@@ -40,21 +82,9 @@ class SQLitePeople(SQLiteConnections):
         self, contact_id: str, channel: str, *, opted_in: bool, source: str, now: datetime
     ) -> bool:
         """Record a consent; False when there is no such contact."""
-        async with self._write() as db:
-            async with db.execute(
-                "SELECT 1 FROM contacts WHERE id = ? AND erased_at IS NULL", (contact_id,)
-            ) as cur:
-                if await cur.fetchone() is None:
-                    return False
-            await write_consent(db, contact_id, channel, opted_in, source, now)
-            if opted_in:
-                # A renewed consent lifts a refusal the address made earlier (an SMS STOP).
-                await db.execute(
-                    "DELETE FROM opt_outs WHERE channel = ? AND address IN (SELECT address FROM "
-                    "contact_addresses WHERE contact_id = ? AND channel = ?)",
-                    (channel, contact_id, channel),
-                )
-        return True
+        return await self._transaction(
+            lambda db: _set_consent(db, contact_id, channel, opted_in, source, now)
+        )
 
     async def consents(self, contact_id: str) -> list[Consent]:
         """Every consent recorded for a contact, by channel."""
@@ -80,32 +110,7 @@ class SQLitePeople(SQLiteConnections):
 
     async def erase_contact(self, contact_id: str, now: datetime) -> bool:
         """Remove a person's data; keep the delivery statistics. False if no such contact."""
-        async with self._write() as db:
-            async with db.execute(
-                "SELECT addresses FROM contacts WHERE id = ?", (contact_id,)
-            ) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return False
-            addresses = json.loads(row["addresses"])
-            await db.execute(
-                "UPDATE contacts SET name = '', area_code = NULL, tags = '[]', addresses = '{}', "
-                "preferred_channels = '[]', erased_at = ?, updated_at = ? WHERE id = ?",
-                (now.timestamp(), now.timestamp(), contact_id),
-            )
-            await db.execute("DELETE FROM contact_tags WHERE contact_id = ?", (contact_id,))
-            await db.execute("DELETE FROM contact_addresses WHERE contact_id = ?", (contact_id,))
-            # Deliveries keep their status, attempts and receipts; the address goes.
-            await db.execute(
-                "UPDATE deliveries SET address = ? || ':' || id WHERE contact_id = ?",
-                (ERASED, contact_id),
-            )
-            await db.executemany(
-                "UPDATE inbound_messages SET sender = ?, text = '' "
-                "WHERE channel = ? AND sender = ?",
-                [(ERASED, channel, address) for channel, address in addresses.items()],
-            )
-        return True
+        return await self._transaction(lambda db: _erase(db, contact_id, now.timestamp()))
 
     async def list_contacts(self, *, after: str | None, limit: int) -> Page[Contact]:
         """Live (not erased) contacts in id order, a page at a time (for export)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from sqlite3 import Connection
 from typing import Any
 
 from dispatcher.store import sqlite_rows as rows
@@ -21,6 +22,32 @@ def _entry(row: Any) -> StateEntry:
         version=row["version"],
         updated_at=rows.dt_req(row["updated_at"]),
     )
+
+
+_TAKE_LEASE = (
+    "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+    "WHERE leases.owner = excluded.owner OR leases.until <= ?"
+)
+
+
+def _put(
+    db: Connection, at: tuple[str, str], text: str, now: float | None, expect: int | None
+) -> int | None:
+    """Write the document at ``(namespace, key)``; None when it is not at version ``expect``."""
+    row = db.execute(
+        "SELECT version FROM plugin_state WHERE namespace = ? AND key = ?", at
+    ).fetchone()
+    current = 0 if row is None else int(row[0])
+    if expect is not None and expect != current:
+        return None
+    db.execute(
+        "INSERT INTO plugin_state (namespace, key, value, version, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET "
+        "value = excluded.value, version = excluded.version, updated_at = excluded.updated_at",
+        (*at, text, current + 1, now),
+    )
+    return current + 1
 
 
 class SQLiteState(SQLiteConnections):
@@ -46,31 +73,19 @@ class SQLiteState(SQLiteConnections):
     ) -> int | None:
         """Write a document; with ``expect_version`` only over that version (0: absent)."""
         text = json.dumps(value, ensure_ascii=False)
-        async with self._write() as db:
-            async with db.execute(
-                "SELECT version FROM plugin_state WHERE namespace = ? AND key = ?",
-                (namespace, key),
-            ) as cur:
-                row = await cur.fetchone()
-            current = 0 if row is None else int(row[0])
-            if expect_version is not None and expect_version != current:
-                return None
-            await db.execute(
-                "INSERT INTO plugin_state (namespace, key, value, version, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET "
-                "value = excluded.value, version = excluded.version, "
-                "updated_at = excluded.updated_at",
-                (namespace, key, text, current + 1, rows.ts(now)),
-            )
-        return current + 1
+        return await self._transaction(
+            lambda db: _put(db, (namespace, key), text, rows.ts(now), expect_version)
+        )
 
     async def state_delete(self, namespace: str, key: str) -> bool:
         """Remove a document; False if there was none."""
-        async with self._write() as db:
-            cur = await db.execute(
-                "DELETE FROM plugin_state WHERE namespace = ? AND key = ?", (namespace, key)
+        return await self._transaction(
+            lambda db: bool(
+                db.execute(
+                    "DELETE FROM plugin_state WHERE namespace = ? AND key = ?", (namespace, key)
+                ).rowcount
             )
-            return bool(cur.rowcount)
+        )
 
     async def state_items(
         self, namespace: str, *, prefix: str = "", after: str | None = None, limit: int = 1000
@@ -86,19 +101,14 @@ class SQLiteState(SQLiteConnections):
 
     async def acquire_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
         """Take or extend the lease ``name`` for ``owner``; False while another holds it."""
-        async with self._write() as db:
-            cur = await db.execute(
-                "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until "
-                "WHERE leases.owner = excluded.owner OR leases.until <= ?",
-                (name, owner, rows.ts(until), rows.ts(now)),
-            )
-            return bool(cur.rowcount)
+        params = (name, owner, rows.ts(until), rows.ts(now))
+        return await self._transaction(lambda db: bool(db.execute(_TAKE_LEASE, params).rowcount))
 
     async def release_lease(self, name: str, owner: str) -> None:
         """Give up the lease ``name`` if ``owner`` holds it."""
-        async with self._write() as db:
-            await db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+        await self._transaction(
+            lambda db: db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+        )
 
     async def area_subtree(self, codes: Sequence[str]) -> set[str]:
         """``codes`` and every area under them."""
