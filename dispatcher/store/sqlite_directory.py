@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from sqlite3 import Connection
 from typing import Any
@@ -41,46 +40,54 @@ def write_consent(
     db.execute(OPT_OUTS_FROM_CONSENTS, (contact_id,))
 
 
-@dataclass(frozen=True, slots=True)
-class _ContactRows:
-    """The rows an import writes for its contacts, each table's parameters in a list."""
-
-    contacts: list[tuple[object, ...]]
-    ids: list[tuple[str]]
-    tags: list[tuple[str, str]]
-    opt_outs: list[tuple[str, str, float | None]]
-    addresses: list[tuple[str, str, str]]
-
-    def write(self, db: Connection) -> None:
-        db.executemany(
-            "INSERT INTO contacts (id, name, area_code, language, tags, addresses, opt_outs, "
-            "preferred_channels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
-            "area_code = excluded.area_code, language = excluded.language, "
-            "tags = excluded.tags, addresses = excluded.addresses, "
-            "opt_outs = excluded.opt_outs, preferred_channels = excluded.preferred_channels, "
-            "updated_at = excluded.updated_at, erased_at = NULL",
-            self.contacts,
-        )
-        db.executemany("DELETE FROM contact_tags WHERE contact_id = ?", self.ids)
-        db.executemany(
-            "INSERT OR IGNORE INTO contact_tags (tag, contact_id) VALUES (?, ?)", self.tags
-        )
-        # An import can opt a person out, never back in: that takes a recorded consent.
-        db.executemany(
-            "INSERT INTO consents (contact_id, channel, opted_in, at, source) "
-            "VALUES (?, ?, 0, ?, 'import') ON CONFLICT (contact_id, channel) DO UPDATE SET "
-            "opted_in = 0, at = excluded.at, source = excluded.source "
-            "WHERE consents.opted_in = 1",
-            self.opt_outs,
-        )
-        db.executemany(OPT_OUTS_FROM_CONSENTS, self.ids)
-        db.executemany("DELETE FROM contact_addresses WHERE contact_id = ?", self.ids)
-        db.executemany(
-            "INSERT OR REPLACE INTO contact_addresses (channel, address, contact_id) "
-            "VALUES (?, ?, ?)",
-            self.addresses,
-        )
+def _write_contacts(db: Connection, contacts: Sequence[Contact], stamp: float | None) -> None:
+    """Insert or replace ``contacts`` with their tags, opt-outs and addresses. Each table's
+    rows are made as they are written: an import's memory does not hold them all at once."""
+    db.executemany(
+        "INSERT INTO contacts (id, name, area_code, language, tags, addresses, opt_outs, "
+        "preferred_channels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+        "area_code = excluded.area_code, language = excluded.language, "
+        "tags = excluded.tags, addresses = excluded.addresses, "
+        "opt_outs = excluded.opt_outs, preferred_channels = excluded.preferred_channels, "
+        "updated_at = excluded.updated_at, erased_at = NULL",
+        (
+            (
+                c.id,
+                c.name,
+                c.area_code,
+                c.language,
+                json.dumps(c.tags, ensure_ascii=False),
+                json.dumps(c.addresses, ensure_ascii=False),
+                json.dumps(c.opt_outs),
+                json.dumps(c.preferred_channels),
+                stamp,
+                stamp,
+            )
+            for c in contacts
+        ),
+    )
+    db.executemany("DELETE FROM contact_tags WHERE contact_id = ?", ((c.id,) for c in contacts))
+    db.executemany(
+        "INSERT OR IGNORE INTO contact_tags (tag, contact_id) VALUES (?, ?)",
+        ((tag, c.id) for c in contacts for tag in c.tags),
+    )
+    # An import can opt a person out, never back in: that takes a recorded consent.
+    db.executemany(
+        "INSERT INTO consents (contact_id, channel, opted_in, at, source) "
+        "VALUES (?, ?, 0, ?, 'import') ON CONFLICT (contact_id, channel) DO UPDATE SET "
+        "opted_in = 0, at = excluded.at, source = excluded.source "
+        "WHERE consents.opted_in = 1",
+        ((c.id, ch, stamp) for c in contacts for ch in c.opt_outs),
+    )
+    db.executemany(OPT_OUTS_FROM_CONSENTS, ((c.id,) for c in contacts))
+    db.executemany(
+        "DELETE FROM contact_addresses WHERE contact_id = ?", ((c.id,) for c in contacts)
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO contact_addresses (channel, address, contact_id) VALUES (?, ?, ?)",
+        ((ch, address, c.id) for c in contacts for ch, address in c.addresses.items()),
+    )
 
 
 def _add_opt_out(db: Connection, channel: str, address: str, source: str, now: datetime) -> bool:
@@ -152,32 +159,7 @@ class SQLiteDirectory(SQLiteConnections):
     async def upsert_contacts(self, contacts: Sequence[Contact], now: datetime) -> int:
         """Insert or replace contacts by id, in one transaction."""
         stamp = rows.ts(now)
-        # The rows are built before the write lock is taken: it is held for the SQL alone.
-        ids = [(c.id,) for c in contacts]
-        tables = _ContactRows(
-            contacts=[
-                (
-                    c.id,
-                    c.name,
-                    c.area_code,
-                    c.language,
-                    json.dumps(c.tags, ensure_ascii=False),
-                    json.dumps(c.addresses, ensure_ascii=False),
-                    json.dumps(c.opt_outs),
-                    json.dumps(c.preferred_channels),
-                    stamp,
-                    stamp,
-                )
-                for c in contacts
-            ],
-            ids=ids,
-            tags=[(tag, c.id) for c in contacts for tag in c.tags],
-            opt_outs=[(c.id, ch, stamp) for c in contacts for ch in c.opt_outs],
-            addresses=[
-                (ch, address, c.id) for c in contacts for ch, address in c.addresses.items()
-            ],
-        )
-        await self._transaction(tables.write)
+        await self._transaction(lambda db: _write_contacts(db, contacts, stamp))
         return len(contacts)
 
     async def upsert_areas(self, areas: Sequence[Area]) -> int:
