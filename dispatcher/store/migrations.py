@@ -238,12 +238,20 @@ async def m005_people(db: aiosqlite.Connection) -> None:
     )
 
 
+async def m006_contact_tags_by_contact(db: aiosqlite.Connection) -> None:
+    """Tags found by contact too: an import replaces each contact's tags, and without this
+    index every one of those deletes read the whole table (an import of 200,000 tagged
+    contacts in batches of 50,000 did not end in ten minutes)."""
+    await _run(db, "CREATE INDEX contact_tags_contact ON contact_tags (contact_id)")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_replies_and_opt_outs,
     m003_fallback_deadline,
     m004_plugin_state,
     m005_people,
+    m006_contact_tags_by_contact,
 ]
 
 

@@ -56,3 +56,22 @@ async def test_second_run_applies_nothing() -> None:
     async with aiosqlite.connect(":memory:", isolation_level=None) as db:
         await migrate(db)
         assert [] == await migrate(db)
+
+
+async def test_what_an_import_finds_by_contact_it_finds_by_index() -> None:
+    # An import replaces each contact's tags, addresses and consents by contact id: a scan
+    # per contact makes an import of many tagged contacts take quadratic time.
+    keyed = [
+        ("contacts", "id"),
+        ("contact_tags", "contact_id"),
+        ("contact_addresses", "contact_id"),
+        ("consents", "contact_id"),
+    ]
+    async with aiosqlite.connect(":memory:", isolation_level=None) as db:
+        await migrate(db)
+        for table, column in keyed:
+            async with db.execute(
+                f"EXPLAIN QUERY PLAN DELETE FROM {table} WHERE {column} = ?", ("c1",)
+            ) as cur:
+                plan = " ".join(row[3] for row in await cur.fetchall())
+            assert plan.startswith(f"SEARCH {table} USING"), (table, plan)
