@@ -48,6 +48,9 @@ class Scheduler:
         self._stopping = asyncio.Event()
         self._hurrying: asyncio.Task[None] | None = None
         self._again = False
+        # One tick at a time: run(until_idle=True) ticks beside the loop's own, and must not
+        # see the store idle while the other tick is still writing the steps it moved on.
+        self._ticking = asyncio.Lock()
 
     def stop(self) -> None:
         """Stop releasing; running fan-outs are the engine's to cancel."""
@@ -94,7 +97,13 @@ class Scheduler:
         """Release due announcements, then complete finished ones and expire late ones.
 
         Releasing comes first: an emergency just posted should not wait behind bookkeeping.
+        A tick called while another runs waits for it (an emergency does not: see
+        :meth:`hurry`).
         """
+        async with self._ticking:
+            await self._tick()
+
+    async def _tick(self) -> None:
         now = self.clock.now()
         await self._release(now)
         completed = await self.store.complete_finished(now)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,8 @@ from scripted import scripted
 from dispatcher.channel import Accepted, Failed, OutboundMessage, RetryLater, SendResult
 from dispatcher.clock import FakeClock
 from dispatcher.errors import InvalidRequestError
+from dispatcher.events import StatusChange
+from dispatcher.scheduler import Scheduler
 from schemas import AnnouncementStatus, AttemptOutcome, DeliveryStatus, FailureKind, ReceiptIn
 
 
@@ -277,6 +281,36 @@ async def test_fallback_moves_on_when_a_step_is_not_delivered_by_its_deadline(
     clock.advance(3600)
     await d.run(until_idle=True)
     assert 1 == len(d.channels["sms"].sent), "each overdue step moves on once"
+
+
+async def test_a_tick_waits_for_the_one_in_progress_to_finish_its_fallback_steps(
+    dispatcher_factory,
+) -> None:
+    # run(until_idle=True) ticks while the scheduler's own loop may be mid-tick: had the
+    # second tick not waited, it would find the overdue step already taken, and the engine
+    # would call itself idle before that step's next delivery was written.
+    clock = FakeClock()
+    d = await dispatcher_factory({"zalo": scripted("zalo"), "sms": scripted("sms")}, clock=clock)
+    await directory(d, per_commune=1)
+    await announce(d, channels=["zalo", "sms"], mode="fallback", fallback_after=600)
+    await d.run(until_idle=True)
+    clock.advance(600)
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def moving_on(changes: Sequence[StatusChange]) -> None:
+        entered.set()
+        await release.wait()
+        await d.handle_changes(changes)
+
+    scheduler = Scheduler(d.store, d._fanout, clock, poll_interval=1, on_changes=moving_on)
+    first = asyncio.create_task(scheduler.tick())
+    await entered.wait()
+    second = asyncio.create_task(scheduler.tick())
+    done, _ = await asyncio.wait([second], timeout=0.3)
+    assert not done, "a tick returned while another was still moving fallback steps on"
+    release.set()
+    await asyncio.gather(first, second)
+    assert await d.store.has_due_work(clock.now()), "the next steps are queued"
 
 
 async def test_an_untried_wait_uses_no_attempt(dispatcher_factory) -> None:
