@@ -114,7 +114,12 @@ class CallbackOutbox:
     async def _tell_late_subscribers(self, changes: Sequence[StatusChange]) -> None:
         """``announcement.cancelled`` to subscriptions an announcement reached after it was
         cancelled: their delivery was in flight then, so the cancellation missed them."""
-        reached = [c for c in changes if c.channel == self.channel.name and c.status in _REACHED]
+        # Its 'sent' only: the store reports every delivery's 'sent' before its 'delivered'
+        # (an early receipt in the same batch, after it), and the cancellation, once posted,
+        # leaves the queue: the receipt would queue it again.
+        reached = [
+            c for c in changes if c.channel == self.channel.name and c.status is DeliveryStatus.SENT
+        ]
         if not reached or self.channel.subscriptions is None:
             return
         store = self._store()

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from standardwebhooks import Webhook
 from web_helpers import Receiver, Web
 
+from dispatcher import StatusChange
 from plugins.web.channel import WebChannel
 from schemas import DeliveryStatus
 
@@ -137,3 +138,33 @@ async def test_a_subscriber_reached_while_the_cancellation_is_told_is_told_too(
     assert DeliveryStatus.DELIVERED == delivery.status
     assert ["announcement.released", "announcement.cancelled"] == [r.json()["type"] for r in got]
     assert f"{announcement_id}.cancelled.{sub_id}" == got[1].headers["webhook-id"]
+
+
+async def test_a_late_subscriber_is_told_of_the_cancellation_once_whatever_comes_after(
+    web_factory: WebFactory, receiver_factory: ReceiverFactory
+) -> None:
+    """The delivery's receipt (``delivered``) comes after its ``sent``, and after the
+    cancellation was posted and left the queue: it must not queue the cancellation again."""
+    web = await web_factory()
+    portal = await receiver_factory()
+    portal.hold = asyncio.Event()
+    await web.subscribe(portal.url)
+    sending = asyncio.create_task(web.announce())
+    [in_flight] = await portal.wait_for(1)
+    announcement_id = in_flight.json()["data"]["id"]
+    await web.engine.services.cancel_announcement(announcement_id)
+    portal.hold.set()
+    await sending
+    await channel(web).flush()
+    await portal.wait_for(2)
+    [delivery] = await web.deliveries(announcement_id)
+
+    outbox = channel(web).callbacks
+    assert outbox is not None
+    await outbox.deliveries_changed(
+        [StatusChange(delivery.id, announcement_id, "web", DeliveryStatus.DELIVERED)]
+    )
+    await channel(web).flush()
+    assert ["announcement.released", "announcement.cancelled"] == [
+        r.json()["type"] for r in portal.received
+    ]
