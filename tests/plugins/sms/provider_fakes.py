@@ -27,6 +27,11 @@ TransportT = TypeVar("TransportT", bound=SmsTransport)
 Client = TestClient[web.Request, web.Application]
 #: ``await make(**overrides)`` → a started transport on the test's settings with overrides.
 MakeTransport = Callable[..., Awaitable[TransportT]]
+#: Seconds a started transport waits for the fake: long, since a short one for every test
+#: fails a request now and then on a loaded machine; the tests of a provider that never
+#: answers pass ``timeout=SHORT_TIMEOUT`` and wait that out.
+TIMEOUT = 10.0
+SHORT_TIMEOUT = 0.5
 
 
 def sms_out(phone: str, n: int, text: str, *, unicode: bool, test: bool) -> SmsOut:
@@ -68,7 +73,7 @@ async def started_transports(
     made: list[TransportT] = []
 
     async def make(**overrides: Any) -> TransportT:
-        settings = settings_type.model_validate({**defaults, **overrides})
+        settings = settings_type.model_validate({"timeout": TIMEOUT, **defaults, **overrides})
         transport = transport_type(settings, make_context(tmp_path, settings, "sms"))
         await transport.start()
         made.append(transport)

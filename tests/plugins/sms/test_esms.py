@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from provider_fakes import (
+    SHORT_TIMEOUT,
     Client,
     MakeTransport,
     outcomes,
@@ -67,9 +68,6 @@ def sms(
     return sms_out(phone, n, text, unicode=unicode, test=test)
 
 
-SHORT = 0.5  # seconds: the timeout of the tests that wait it out
-
-
 @pytest.fixture
 async def esms(provider_server: Callable[..., Awaitable[FakeProvider]]) -> FakeProvider:
     return await provider_server(esms_accepts)
@@ -83,9 +81,6 @@ async def make(tmp_path: Path, esms: FakeProvider) -> AsyncIterator[Make]:
         "secret_key": "SECRET-456",
         "brandname": "UBND-PHUONG",
         "base_url": esms.url.removesuffix("/send"),
-        # Long for all but the tests of a gateway that never answers (SHORT): a short one
-        # for all fails a request now and then on a loaded machine.
-        "timeout": 10.0,
     }
     async with started_transports(tmp_path, EsmsSettings, EsmsTransport, defaults) as build:
         yield build
@@ -263,7 +258,7 @@ async def test_http_failures_of_the_whole_batch(
 ) -> None:
     esms.always(answer)
     with pytest.raises(error) as info:
-        await (await make(timeout=SHORT)).send([sms(1), sms(2)])
+        await (await make(timeout=SHORT_TIMEOUT)).send([sms(1), sms(2)])
     assert code == getattr(info.value, "code", None)
 
 
@@ -282,7 +277,7 @@ async def test_unreachable_gateway_is_transient(make: Make, esms: FakeProvider) 
 
 
 async def test_secrets_stay_out_of_reprs_and_logs(make: Make, esms: FakeProvider) -> None:
-    transport = await make(timeout=SHORT)
+    transport = await make(timeout=SHORT_TIMEOUT)
     with capture_logs() as logs:
         for answer in (esms_code("101"), ProviderAnswer(hang=True), ProviderAnswer(status=500)):
             esms.always(answer)

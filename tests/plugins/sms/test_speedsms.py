@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from provider_fakes import (
+    SHORT_TIMEOUT,
     Client,
     MakeTransport,
     outcomes,
@@ -82,9 +83,6 @@ def sms(
     return sms_out(to or phone(n), n, text, unicode=unicode, test=test)
 
 
-SHORT = 0.5  # seconds: the timeout of the tests that wait it out
-
-
 @pytest.fixture
 def gateway() -> FakeSpeedSms:
     return FakeSpeedSms()
@@ -104,9 +102,6 @@ async def make(tmp_path: Path, speedsms: FakeProvider) -> AsyncIterator[Make]:
         "access_token": TOKEN,
         "brandname": "UBND-PHUONG",
         "base_url": speedsms.url.removesuffix("/send") + "/index.php",
-        # Long for all but the tests of a gateway that never answers (SHORT): a short one
-        # for all fails a request now and then on a loaded machine.
-        "timeout": 10.0,
     }
     async with started_transports(tmp_path, SpeedSmsSettings, SpeedSmsTransport, defaults) as build:
         yield build
@@ -280,7 +275,7 @@ async def test_http_failures_of_the_whole_batch(
 ) -> None:
     speedsms.always(answer)
     with pytest.raises(error):
-        await (await make(timeout=SHORT)).send([sms(1), sms(2)])
+        await (await make(timeout=SHORT_TIMEOUT)).send([sms(1), sms(2)])
 
 
 async def test_test_announcement_needs_consent_to_go_out(
@@ -309,7 +304,7 @@ async def test_account_limits_and_webhook_url(make: Make) -> None:
 
 
 async def test_secret_stays_out_of_reprs_and_logs(make: Make, speedsms: FakeProvider) -> None:
-    transport = await make(timeout=SHORT)
+    transport = await make(timeout=SHORT_TIMEOUT)
     with capture_logs() as logs:
         for answer in (refusal("008"), ProviderAnswer(hang=True), ProviderAnswer(status=500)):
             speedsms.always(answer)
