@@ -73,7 +73,6 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
                     data.priority.rank,
                     rows.ts(data.send_at or now),
                     rows.ts(data.expires_at),
-                    now.timestamp(),
                     created_by,
                     data.fallback_after,
                 ),
@@ -398,9 +397,9 @@ def _create_announcement(
             (owner, key, digest, announcement_id, now),
         )
     db.execute(
-        "INSERT INTO announcements (id, data, status, priority_rank, send_at, expires_at, "
-        "created_at, created_by, fallback_after) VALUES (?, ?, 'scheduled', ?, ?, ?, ?, ?, ?)",
-        (announcement_id, data, *values),
+        "INSERT INTO announcements (id, data, created_at, status, priority_rank, send_at, "
+        "expires_at, created_by, fallback_after) VALUES (?, ?, ?, 'scheduled', ?, ?, ?, ?, ?)",
+        (announcement_id, data, now, *values),
     )
     return announcement_id, True
 
