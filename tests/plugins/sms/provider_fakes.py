@@ -1,5 +1,6 @@
 """What the eSMS and SpeedSMS tests share: messages and receipts to compare, started
-transports pointed at a fake provider, and a client of a plugin's report routes."""
+transports pointed at a fake provider, and a client of a plugin's report routes; and the
+timeouts every SMS transport test gives its fake gateway (the generic transport's too)."""
 
 from __future__ import annotations
 

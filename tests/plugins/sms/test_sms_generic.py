@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from provider_fakes import SHORT_TIMEOUT, TIMEOUT
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
@@ -105,9 +106,7 @@ async def transport(tmp_path: Path, gateway: Gateway) -> AsyncIterator[Factory]:
     """Build started transports from TOML pointed at the gateway; closed after the test."""
     made: list[GenericHttpTransport] = []
 
-    async def make(toml: str, timeout: float = 10.0) -> GenericHttpTransport:
-        # Only the timeout test waits out its timeout: a short one for all would fail a big
-        # batch on a loaded machine (10,000 numbers hit 0.5 s once in CI).
+    async def make(toml: str, timeout: float = TIMEOUT) -> GenericHttpTransport:
         settings = settings_from(f'url = "URL"\ntimeout = {timeout}\n' + toml, gateway.url)
         built = GenericHttpTransport(settings, make_context(tmp_path, settings, "sms"))
         await built.start()
@@ -354,7 +353,7 @@ async def test_http_statuses_keep_their_meaning(
 
 async def test_slow_gateway_times_out_as_transient(transport: Factory, gateway: Gateway) -> None:
     gateway.hang = True
-    sender = await transport("", timeout=0.5)
+    sender = await transport("", timeout=SHORT_TIMEOUT)
     expected = RetryLater("the gateway did not answer within 0.5 s")
     assert [expected] == await sender.send([out(1)])
 
