@@ -221,6 +221,12 @@ class GatewayProcess:
                 raise RuntimeError("the fake gateway did not start")
             await asyncio.sleep(0.1)
 
+    @property
+    def pid(self) -> int:
+        """The gateway's process id."""
+        assert self.process is not None
+        return self.process.pid
+
     async def __aexit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.terminate()

@@ -53,6 +53,9 @@ BODY = "Trieu cuong dat dinh luc 18:00; nguoi dan vung trung chu dong phong tran
 IMPORT_ROWS = 50_000  # contacts per import request (the API takes 5 MB bodies)
 OPEN = ("queued", "sending", "retry_wait")
 SETTLED = ("delivered", "failed", "suppressed", "cancelled", "expired")
+# The deliveries a second each target asks for (single: a share of its run's ceiling).
+TARGET_RATES = {"batch": 50_000, "latency50": 3_000, "latency50-batch": 3_000}
+TARGET_SHARE = {"single": 0.8}
 TARGETS = {
     "single": "ratio >= 0.8",
     "batch": ">= 50,000 sent/s",
@@ -94,6 +97,9 @@ class RunResult:
     to_delivered_s: float | None = None
     peak_rss_mb: float | None = None
     cpu_s: float | None = None  # the service's CPU seconds (all threads) from POST to sent
+    gateway_cpu_s: float | None = None  # the gateway's CPU seconds over the same time
+    ceiling_cpu_s: float | None = None  # the plain loop's CPU seconds
+    ceiling_gateway_cpu_s: float | None = None  # the gateway's, while the plain loop ran
     emergency_ms: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -116,6 +122,16 @@ def contact_csv(start: int, stop: int) -> bytes:
     lines = ["id,name,area_code,sms"]
     lines += [f"c{n:07d},Nguoi dan {n},{COMMUNES[n % 3]},{mobile(n)}" for n in range(start, stop)]
     return ("\n".join(lines) + "\n").encode()
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User and system CPU time of processes ``pids`` so far, all threads together."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        # utime and stime are fields 14 and 15 of proc(5); ``fields`` starts at field 3.
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def thongbao_command() -> list[str]:
@@ -242,12 +258,7 @@ class Service:
     def cpu_seconds(self) -> float:
         """User and system CPU time of the service so far (with its ``:wK`` processes),
         all threads together."""
-        total = 0
-        for pid in [self.pid, *(helper.pid for helper in self.helpers)]:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            # utime and stime are fields 14 and 15 of proc(5); ``fields`` starts at field 3.
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid, *(helper.pid for helper in self.helpers))
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds."""
@@ -319,8 +330,9 @@ def sent_and_settled(counts: dict[str, dict[str, int]]) -> tuple[int, int]:
 
 
 # -- the ceiling ---------------------------------------------------------------------------
-async def ceiling(gateway: GatewayProcess, variant: Variant) -> float:
-    """Seconds a plain aiohttp loop (one session, no store) takes to post the N messages."""
+async def ceiling(gateway: GatewayProcess, variant: Variant, result: RunResult) -> None:
+    """Time a plain aiohttp loop (one session, no store) posting the N messages: its
+    seconds, its CPU seconds and the gateway's, into ``result``."""
     await gateway.control(reset=True, callback=None)
     text = f"{TITLE}\n{BODY}"
     url = f"{gateway.url}/{'batch' if variant.batch else 'send'}"
@@ -342,9 +354,13 @@ async def ceiling(gateway: GatewayProcess, variant: Variant) -> float:
                         break
 
     async with aiohttp.ClientSession(connector=connector) as session:
+        gateway_at_start = cpu_seconds(gateway.pid)
+        cpu_at_start = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(variant.inflight)))
-        return time.perf_counter() - started
+        result.ceiling_s = time.perf_counter() - started
+        result.ceiling_cpu_s = time.process_time() - cpu_at_start
+        result.ceiling_gateway_cpu_s = cpu_seconds(gateway.pid) - gateway_at_start
 
 
 # -- one thongbao run ----------------------------------------------------------------------
@@ -389,11 +405,12 @@ async def poll(
     started: float,
     timeout: float,
     result: RunResult,
-    cpu_at_start: float,
+    gateway: GatewayProcess,
+    cpu_at_start: tuple[float, float],
 ) -> None:
     """Seconds from ``started`` to all sent and to all settled (None: not within timeout),
-    and the service's CPU seconds from ``cpu_at_start`` until all were sent, into
-    ``result``."""
+    and the CPU seconds the service and the gateway spent from ``cpu_at_start`` (theirs)
+    until all were sent, into ``result``."""
     interval = 0.1 if n <= 100_000 else 0.5
     to_sent = to_settled = None
     while to_settled is None:
@@ -405,7 +422,8 @@ async def poll(
         now = time.perf_counter() - started
         if to_sent is None and past >= n:
             to_sent = now
-            result.cpu_s = service.cpu_seconds() - cpu_at_start
+            result.cpu_s = service.cpu_seconds() - cpu_at_start[0]
+            result.gateway_cpu_s = cpu_seconds(gateway.pid) - cpu_at_start[1]
         if settled >= n:
             to_settled = now
     result.to_sent_s, result.to_delivered_s = to_sent, to_settled
@@ -425,7 +443,7 @@ async def fanout_run(
         profiler = Profiler(service.pid, profile) if profile else None
         timeout = max(180.0, variant.n / 500)
         async with aiohttp.ClientSession() as session:
-            cpu_at_start = service.cpu_seconds()
+            cpu_at_start = service.cpu_seconds(), cpu_seconds(gateway.pid)
             started = time.perf_counter()
             body = {
                 "title": TITLE,
@@ -435,7 +453,15 @@ async def fanout_run(
             }
             created = await api(session, service, "POST", "/v1/announcements", json=body)
             await poll(
-                session, service, created["id"], variant.n, started, timeout, result, cpu_at_start
+                session,
+                service,
+                created["id"],
+                variant.n,
+                started,
+                timeout,
+                result,
+                gateway,
+                cpu_at_start,
             )
         if profiler is not None:
             profiler.stop()
@@ -512,7 +538,31 @@ def median(values: Iterator[float | None] | list[float | None]) -> float | None:
     return statistics.median(known) if known else None
 
 
-def summarise(variant: Variant, runs: list[RunResult]) -> dict[str, Any]:
+def per_delivery_us(runs: list[RunResult], n: int, attribute: str) -> float | None:
+    """The median over ``runs`` of CPU ``attribute`` (seconds) per delivery, in µs."""
+    return median(
+        None if (value := getattr(r, attribute)) is None else value / n * 1e6 for r in runs
+    )
+
+
+def cpu_budget(row: dict[str, Any], cores: int) -> None:
+    """Add to ``row`` what its CPU figures allow: the most sent/s the machine's cores could
+    carry at the service's and the gateway's CPU per delivery (every core busy, nothing
+    else running), and the service's CPU per delivery that the target leaves (the cores'
+    time per target delivery, less the gateway's share)."""
+    base = row["variant"].partition(":")[0]
+    service, gateway = row.get("service_us"), row.get("gateway_us")
+    if service is None or gateway is None:
+        return
+    row["cores_allow_per_s"] = cores * 1e6 / (service + gateway)
+    rate = TARGET_RATES.get(base)
+    if base in TARGET_SHARE and row.get("ceiling_per_s"):
+        rate = TARGET_SHARE[base] * row["ceiling_per_s"]
+    if rate:
+        row["budget_us"] = cores * 1e6 / rate - gateway
+
+
+def summarise(variant: Variant, runs: list[RunResult], cores: int) -> dict[str, Any]:
     """The medians of one variant's runs."""
     n = variant.n
     ceiling_s = median(r.ceiling_s for r in runs)
@@ -537,6 +587,10 @@ def summarise(variant: Variant, runs: list[RunResult]) -> dict[str, Any]:
         ),
         "target": TARGETS.get(variant.name.partition(":")[0], ""),
         "notes": sorted({note for r in runs for note in r.notes}),
+        "service_us": per_delivery_us(runs, n, "cpu_s"),
+        "gateway_us": per_delivery_us(runs, n, "gateway_cpu_s"),
+        "ceiling_us": per_delivery_us(runs, n, "ceiling_cpu_s"),
+        "ceiling_gateway_us": per_delivery_us(runs, n, "ceiling_gateway_cpu_s"),
     }
     if row["ceiling_per_s"] and row["sent_per_s"]:
         row["ratio"] = row["sent_per_s"] / row["ceiling_per_s"]
@@ -544,6 +598,7 @@ def summarise(variant: Variant, runs: list[RunResult]) -> dict[str, Any]:
         row["emergency_p50_ms"] = median(statistics.median(r.emergency_ms) for r in runs)
         row["emergency_p99_ms"] = median(percentile(r.emergency_ms, 0.99) for r in runs)
         row["emergency_tries"] = [len(r.emergency_ms) for r in runs]
+    cpu_budget(row, cores)
     return row
 
 
@@ -576,6 +631,25 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{fmt(r['delivered_per_s'], ',.0f')} | {fmt(r.get('cpu_per_s'), '.2f')} | "
             f"{fmt(r['peak_rss_mb'], '.0f')} | "
             f"{emergency} | {r['target']} |"
+        )
+    return "\n".join(lines)
+
+
+def cpu_table(rows: list[dict[str, Any]]) -> str:
+    """Where the CPU goes, per delivery, and what the targets leave the service (Markdown)."""
+    lines = [
+        "| variant | plain loop µs/msg | its gateway µs/msg | service µs/delivery | "
+        "gateway µs/delivery | sent/s the cores allow | target leaves the service µs |",
+        "|" + "---|" * 7,
+    ]
+    for r in rows:
+        if r.get("service_us") is None:
+            continue
+        lines.append(
+            f"| {r['variant']} | {fmt(r['ceiling_us'], '.1f')} | "
+            f"{fmt(r['ceiling_gateway_us'], '.1f')} | {fmt(r['service_us'], '.1f')} | "
+            f"{fmt(r['gateway_us'], '.1f')} | {fmt(r.get('cores_allow_per_s'), ',.0f')} | "
+            f"{fmt(r.get('budget_us'), '.1f')} |"
         )
     return "\n".join(lines)
 
@@ -623,7 +697,7 @@ async def run_variant(
                 if args.profile and variant.name in args.profile.split(",") and run == 0:
                     profile = Path(args.out) / f"profile-{variant.name}.txt"
                 result = await fanout_run(root, run_dir, gateway, variant, profile)
-                result.ceiling_s = await ceiling(gateway, variant)
+                await ceiling(gateway, variant, result)
             print(f"  {variant.name} run {run + 1}: {json.dumps(asdict(result))}", flush=True)
             results.append(result)
             if not args.keep:
@@ -635,18 +709,21 @@ async def main_async(args: argparse.Namespace) -> None:
     """Run the chosen variants and print the table."""
     Path(args.out).mkdir(parents=True, exist_ok=True)
     rows = []
+    cores = os.cpu_count() or 1
     counter = itertools.count(1)
     tmp = Path(tempfile.mkdtemp(prefix="thongbao-bench-"))
     try:
         for variant in variants(args):
             print(f"{variant.name}: N={variant.n:,}", flush=True)
-            rows.append(summarise(variant, await run_variant(tmp, variant, args, counter)))
+            runs = await run_variant(tmp, variant, args, counter)
+            rows.append(summarise(variant, runs, cores))
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    cores = os.cpu_count()
     print(f"\nsms-fanout, {cores} cores (os.cpu_count()), median of {args.runs} run(s)\n")
     print(table(rows))
+    print(f"\nCPU per delivery (all threads; the {cores} cores run service, gateway and driver)\n")
+    print(cpu_table(rows))
     for r in rows:
         for note in r["notes"]:
             print(f"- {r['variant']}: {note}")
