@@ -92,16 +92,41 @@ class Variant:
 class RunResult:
     """One run of one variant."""
 
-    ceiling_s: float | None = None
+    ceiling_s: float | None = None  # the mean of the plain loop's runs around this one
+    ceilings_s: list[float] = field(default_factory=list)  # before and after this run
     to_sent_s: float | None = None
     to_delivered_s: float | None = None
     peak_rss_mb: float | None = None
     cpu_s: float | None = None  # the service's CPU seconds (all threads) from POST to sent
     gateway_cpu_s: float | None = None  # the gateway's CPU seconds over the same time
-    ceiling_cpu_s: float | None = None  # the plain loop's CPU seconds
+    ceiling_cpu_s: float | None = None  # the plain loop's CPU seconds (mean)
     ceiling_gateway_cpu_s: float | None = None  # the gateway's, while the plain loop ran
     emergency_ms: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def add_ceilings(self, taken: list[Ceiling]) -> None:
+        """The plain loop's runs before and after this one: the machine's speed drifts
+        within minutes, so the run is compared with the mean of the two."""
+        self.ceilings_s = [c.seconds for c in taken]
+        self.ceiling_s = statistics.fmean(self.ceilings_s)
+        self.ceiling_cpu_s = statistics.fmean(c.cpu_s for c in taken)
+        self.ceiling_gateway_cpu_s = statistics.fmean(c.gateway_cpu_s for c in taken)
+
+    @property
+    def ratio(self) -> float | None:
+        """This run's sent/s over its ceiling's msg/s."""
+        if self.ceiling_s is None or not self.to_sent_s:
+            return None
+        return self.ceiling_s / self.to_sent_s
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """One run of the plain loop."""
+
+    seconds: float
+    cpu_s: float  # the loop's own CPU seconds
+    gateway_cpu_s: float  # the gateway's over the same time
 
 
 def free_port() -> int:
@@ -330,9 +355,8 @@ def sent_and_settled(counts: dict[str, dict[str, int]]) -> tuple[int, int]:
 
 
 # -- the ceiling ---------------------------------------------------------------------------
-async def ceiling(gateway: GatewayProcess, variant: Variant, result: RunResult) -> None:
-    """Time a plain aiohttp loop (one session, no store) posting the N messages: its
-    seconds, its CPU seconds and the gateway's, into ``result``."""
+async def ceiling(gateway: GatewayProcess, variant: Variant) -> Ceiling:
+    """Time a plain aiohttp loop (one session, no store) posting the N messages."""
     await gateway.control(reset=True, callback=None)
     text = f"{TITLE}\n{BODY}"
     url = f"{gateway.url}/{'batch' if variant.batch else 'send'}"
@@ -358,9 +382,11 @@ async def ceiling(gateway: GatewayProcess, variant: Variant, result: RunResult) 
         cpu_at_start = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(variant.inflight)))
-        result.ceiling_s = time.perf_counter() - started
-        result.ceiling_cpu_s = time.process_time() - cpu_at_start
-        result.ceiling_gateway_cpu_s = cpu_seconds(gateway.pid) - gateway_at_start
+        return Ceiling(
+            time.perf_counter() - started,
+            time.process_time() - cpu_at_start,
+            cpu_seconds(gateway.pid) - gateway_at_start,
+        )
 
 
 # -- one thongbao run ----------------------------------------------------------------------
@@ -592,8 +618,8 @@ def summarise(variant: Variant, runs: list[RunResult], cores: int) -> dict[str, 
         "ceiling_us": per_delivery_us(runs, n, "ceiling_cpu_s"),
         "ceiling_gateway_us": per_delivery_us(runs, n, "ceiling_gateway_cpu_s"),
     }
-    if row["ceiling_per_s"] and row["sent_per_s"]:
-        row["ratio"] = row["sent_per_s"] / row["ceiling_per_s"]
+    # Each run against its own ceiling: the machine's speed drifts between runs.
+    row["ratio"] = median(r.ratio for r in runs)
     if any(r.emergency_ms for r in runs):
         row["emergency_p50_ms"] = median(statistics.median(r.emergency_ms) for r in runs)
         row["emergency_p99_ms"] = median(percentile(r.emergency_ms, 0.99) for r in runs)
@@ -696,8 +722,9 @@ async def run_variant(
                 profile = None
                 if args.profile and variant.name in args.profile.split(",") and run == 0:
                     profile = Path(args.out) / f"profile-{variant.name}.txt"
+                before = await ceiling(gateway, variant)
                 result = await fanout_run(root, run_dir, gateway, variant, profile)
-                await ceiling(gateway, variant, result)
+                result.add_ceilings([before, await ceiling(gateway, variant)])
             print(f"  {variant.name} run {run + 1}: {json.dumps(asdict(result))}", flush=True)
             results.append(result)
             if not args.keep:
