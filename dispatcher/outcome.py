@@ -76,6 +76,14 @@ class Judge:
         latency_ms: float | None,
     ) -> Outcome:
         """The outcome of attempt ``c.attempt`` that came to ``result``."""
+        if isinstance(result, Accepted):  # most of a bulk send: built without the helper
+            provider_id, code = result.provider_id, result.provider_code
+            return Outcome(
+                c.id, c.lease_token, DeliveryStatus.SENT,
+                AttemptRecord(c.attempt, started, AttemptOutcome.ACCEPTED, latency_ms,
+                              provider_id, code),
+                provider_id=provider_id, provider_code=code,
+            )  # fmt: skip
 
         def attempt(outcome: AttemptOutcome, **extra: Any) -> AttemptRecord:
             return AttemptRecord(
@@ -83,13 +91,6 @@ class Judge:
                 **extra,
             )  # fmt: skip
 
-        if isinstance(result, Accepted):
-            return Outcome(
-                c.id, c.lease_token, DeliveryStatus.SENT,
-                attempt(AttemptOutcome.ACCEPTED, provider_id=result.provider_id,
-                        provider_code=result.provider_code),
-                provider_id=result.provider_id, provider_code=result.provider_code,
-            )  # fmt: skip
         if isinstance(result, Failed):
             return Outcome(
                 c.id, c.lease_token, DeliveryStatus.FAILED,

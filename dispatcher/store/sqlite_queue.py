@@ -204,19 +204,10 @@ def claim(
             "max_rank": 99 if max_rank is None else max_rank,
         },
     )
-    claimed.sort(key=lambda r: (r["priority_rank"], r["due_at"], r["id"]))
+    # By position, in the order of RETURNING (a bulk send reads every claimed row).
+    claimed.sort(key=lambda r: (r[8], r[9], r[0]))  # priority_rank, due_at, id
     return [
-        ClaimedDelivery(
-            id=str(r["id"]),
-            announcement_id=r["announcement_id"],
-            channel=r["channel"],
-            address=r["address"],
-            contact_id=r["contact_id"],
-            attempt=r["attempt_count"],
-            lease_token=token,
-            unknown=r["unknown_count"] > 0,
-            step=r["step"],
-        )
+        ClaimedDelivery(str(r[0]), r[1], r[2], r[3], r[4], r[5], token, r[6] > 0, r[7])
         for r in claimed
     ], changes
 
@@ -226,7 +217,7 @@ def record_outcomes(
 ) -> list[StatusChange]:
     """Apply outcomes whose lease is still held; stale ones (lease lost) change nothing."""
     held = {
-        (str(r["id"]), r["lease_token"]): r
+        (str(r[0]), r[5]): r  # (id, lease_token): the row
         for r in _fetchall(
             db,
             f"SELECT {_CHANGE_COLUMNS}, lease_token FROM deliveries "
@@ -234,56 +225,66 @@ def record_outcomes(
             (json.dumps([int(o.delivery_id) for o in outcomes]),),
         )
     }
-    live = [o for o in outcomes if (o.delivery_id, o.lease_token) in held]
-    if not live:
+    # One pass builds every row's parameters: a bulk send records 500 outcomes at a time.
+    updates: list[tuple[Any, ...]] = []
+    tries: list[tuple[Any, ...]] = []
+    changes: list[StatusChange] = []
+    early: list[tuple[str, str | None]] = []
+    started: datetime | None = None  # a batch's attempts share one start
+    started_ts = 0.0
+    for o in outcomes:
+        row = held.get((o.delivery_id, o.lease_token))
+        if row is None:
+            continue
+        status, a = o.status.value, o.attempt
+        updates.append(
+            (
+                status,
+                o.provider_id,
+                o.provider_code,
+                o.reason,
+                o.failure_kind.value if o.failure_kind else None,
+                rows.ts(o.retry_at),
+                0 if a is not None else 1,
+                now,
+                status,
+                now,
+                row[0],
+            )
+        )
+        if a is not None:
+            if a.started_at is not started:
+                started, started_ts = a.started_at, a.started_at.timestamp()
+            tries.append(
+                (
+                    row[0],
+                    a.number,
+                    started_ts,
+                    a.outcome.value,
+                    a.latency_ms,
+                    a.provider_id,
+                    a.provider_code,
+                    a.reason,
+                    rows.ts(a.retry_at),
+                )
+            )
+        changes.append(_change(row, o.status, o.reason))
+        if o.status == DeliveryStatus.SENT and o.provider_id:
+            early.append((row[2], o.provider_id))
+    if not updates:
         return []
     db.executemany(
         "UPDATE deliveries SET status = ?, provider_id = coalesce(?, provider_id), "
         "provider_code = ?, reason = ?, failure_kind = ?, due_at = coalesce(?, due_at), "
         "attempt_count = attempt_count - ?, lease_token = NULL, lease_expires = NULL, "
         "updated_at = ?, fallback_at = " + _FALLBACK_AT + " WHERE id = ?",
-        [
-            (
-                o.status.value,
-                o.provider_id,
-                o.provider_code,
-                o.reason,
-                o.failure_kind.value if o.failure_kind else None,
-                rows.ts(o.retry_at),
-                0 if o.attempt is not None else 1,
-                now,
-                o.status.value,
-                now,
-                int(o.delivery_id),
-            )
-            for o in live
-        ],
+        updates,
     )
     db.executemany(
         "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, outcome, latency_ms, "
         "provider_id, provider_code, reason, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                int(o.delivery_id),
-                a.number,
-                a.started_at.timestamp(),
-                a.outcome.value,
-                a.latency_ms,
-                a.provider_id,
-                a.provider_code,
-                a.reason,
-                rows.ts(a.retry_at),
-            )
-            for o in live
-            if (a := o.attempt) is not None
-        ],
+        tries,
     )
-    changes = [_change(held[(o.delivery_id, o.lease_token)], o.status, o.reason) for o in live]
-    early: list[tuple[str, str | None]] = [
-        (held[(o.delivery_id, o.lease_token)][2], o.provider_id)
-        for o in live
-        if o.status == DeliveryStatus.SENT and o.provider_id
-    ]
     changes.extend(_apply_early_receipts(db, early, now))
     return changes
 

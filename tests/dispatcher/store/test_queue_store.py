@@ -7,7 +7,8 @@ from store_helpers import T0, announce, later, queue_deliveries
 from dispatcher.clock import FakeClock
 from dispatcher.outcome import Judge
 from dispatcher.retry import RetryPolicy
-from dispatcher.store import AttemptRecord, Outcome, SQLiteStore
+from dispatcher.store import AttemptRecord, NewDelivery, Outcome, SQLiteStore
+from dispatcher.store.base import ClaimedDelivery
 from schemas import (
     AnnouncementStatus,
     Attempt,
@@ -36,6 +37,25 @@ async def test_claim_leases_due_rows_once(store: SQLiteStore) -> None:
     assert 2 == len(second)
     assert [] == third
     assert not {c.id for c in first} & {c.id for c in second}
+
+
+async def test_a_claim_carries_what_fan_out_wrote(store: SQLiteStore) -> None:
+    ann = await announce(store, status=FANNING, channels=["zalo", "sms"])
+    second_step = NewDelivery(ann, "sms", "+84910000001", Priority.HIGH, T0, "c7", step=1)
+    await store.add_deliveries([second_step], announcement_id=ann, cursor=None)
+    [claimed], _ = await store.claim("sms", limit=5, now=T0, lease_seconds=30)
+    assert claimed == ClaimedDelivery(
+        id=claimed.id,
+        announcement_id=ann,
+        channel="sms",
+        address="+84910000001",
+        contact_id="c7",
+        attempt=1,
+        lease_token=claimed.lease_token,
+        unknown=False,
+        step=1,
+    )
+    assert claimed.id.isdigit() and len(claimed.lease_token) == 16
 
 
 async def test_claim_takes_emergency_before_bulk(store: SQLiteStore) -> None:
