@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -80,7 +81,7 @@ class GenericHttpTransport(SmsTransport):
         self.clock = ctx.clock
         self.account = settings.account or f"http:{settings.host()}"
         self.rate_per_sec = settings.rate_per_sec
-        self.max_batch = settings.batch.max_size if settings.batch else SmsTransport.max_batch
+        self.max_batch = settings.batch.max_size if settings.batch else messages_per_send(settings)
         templates = settings.templates()
         self._message = templates.get("batch.item_template", templates["template"])
         self._single = templates["template"]
@@ -281,6 +282,23 @@ class GenericHttpTransport(SmsTransport):
         flag = shape.result_permanent_path
         permanent = value_at(item, flag) is True if flag else None
         return result_for(refusal_error(self.settings, code, reason, permanent, self.channel))
+
+
+# Requests one lane of a send should get, with one message a request: a send runs
+# ``parallel`` lanes, each a task made for that send, and a send of only ``parallel``
+# messages paid for a task, and the worker's batch bookkeeping, per message or close to it.
+LANE_REQUESTS = 4
+
+
+def messages_per_send(settings: GenericHttpSettings) -> int:
+    """How many messages one send takes with one message a request: enough for each lane to
+    make ``LANE_REQUESTS`` requests, and 100 at least; under a rate limit, no more than the
+    larger of 100 and a second's worth (a send takes its pacing tokens at once, before its
+    first request, so a larger send would go out as a larger burst)."""
+    per_send = max(SmsTransport.max_batch, LANE_REQUESTS * settings.parallel)
+    if settings.rate_per_sec is not None:
+        per_send = min(per_send, max(SmsTransport.max_batch, math.ceil(settings.rate_per_sec)))
+    return per_send
 
 
 def message_variables(out: SmsOut, settings: GenericHttpSettings) -> dict[str, Any]:

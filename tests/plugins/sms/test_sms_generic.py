@@ -465,6 +465,25 @@ async def test_failure_of_one_batch_request_raises(
         await (await transport("batch = true")).send(outs(2))
 
 
+@pytest.mark.parametrize(
+    ("toml", "per_send"),
+    [
+        pytest.param("", 100, id="defaults: 10 lanes, 50 a second"),
+        pytest.param("parallel = 100\nrate_per_sec = 100000", 400, id="4 requests a lane"),
+        pytest.param("parallel = 100\nrate_per_sec = 250", 250, id="a second of the rate"),
+        pytest.param("parallel = 100\nrate_per_sec = 20", 100, id="never under 100"),
+    ],
+)
+async def test_a_send_gives_every_lane_several_requests_within_a_second_of_the_rate(
+    transport: Factory, gateway: Gateway, toml: str, per_send: int
+) -> None:
+    sender = await transport(toml)
+    assert per_send == sender.max_batch
+    results = await sender.send(outs(per_send))
+    assert per_send == len(gateway.seen) == len(results)
+    assert all(isinstance(result, Accepted) for result in results)
+
+
 async def test_ten_thousand_numbers_take_ceil_of_max_batch_requests(
     transport: Factory, gateway: Gateway
 ) -> None:
