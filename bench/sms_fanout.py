@@ -8,10 +8,12 @@ Usage::
 For every variant and run: the same fake gateway (:mod:`gateway`, its own process) first
 takes the N messages from a plain asyncio+aiohttp loop with no store (the ceiling), then
 from ``thongbao serve`` (a subprocess on a fresh copy of a SQLite database holding N
-imported contacts; SMS over the generic HTTP gateway, sandbox off). The clock runs from the
-POST of the announcement to all deliveries ``sent`` and to all ``delivered`` (the gateway
-posts ``DELIVRD`` reports back in batches). Each figure printed is the median over runs.
-See ``bench/README.md`` for what each column means.
+imported contacts; SMS over the generic HTTP gateway, sandbox off), then from the plain
+loop again: the run is compared with the mean of the two. The clock runs from the POST of
+the announcement to all deliveries ``sent`` and to all ``delivered`` (the gateway posts
+``DELIVRD`` reports back in batches). Each figure printed is the median over runs; a second
+table gives the CPU each process spent per delivery. See ``bench/README.md`` for what each
+column means.
 """
 
 from __future__ import annotations

@@ -48,8 +48,8 @@ class InputModel(BaseModel):
     @model_validator(mode="after")
     def _valid_unicode(self) -> Any:
         for name, value in self.__dict__.items():
-            # The usual fields first, without a call: ASCII text, None, numbers. A delivery
-            # report is validated twice per message of a bulk send (bench/README.md).
+            # The usual fields first, without a call: ASCII text, None, numbers, times. An
+            # SMS delivery report is validated twice a message (as a report, then a receipt).
             kind = type(value)
             if kind is str:
                 if value.isascii():
