@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiosqlite
 
 from dispatcher.store.migrations import MIGRATIONS, migrate
+from dispatcher.store.sqlite import ANNOUNCEMENT_COUNTS_SQL, STATUS_TOTALS_SQL
 
 EXPECTED_TABLES = [
     "_migrations",
@@ -75,3 +76,50 @@ async def test_what_an_import_finds_by_contact_it_finds_by_index() -> None:
             ) as cur:
                 plan = " ".join(row[3] for row in await cur.fetchall())
             assert plan.startswith(f"SEARCH {table} USING"), (table, plan)
+
+
+async def test_status_counts_are_read_from_an_index_not_from_every_delivery() -> None:
+    # An operator's status page polls an announcement's counts, and /metrics the totals: a
+    # read of every delivery row took 750 ms an announcement of 900,000.
+    async with aiosqlite.connect(":memory:", isolation_level=None) as db:
+        await migrate(db)
+        for sql, params in ((ANNOUNCEMENT_COUNTS_SQL, ("a1",)), (STATUS_TOTALS_SQL, ())):
+            async with db.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cur:
+                plan = [row[3] for row in await cur.fetchall()]
+            assert any(
+                "USING COVERING INDEX deliveries_announcement_status" in step for step in plan
+            ), plan
+            assert not any(
+                step.startswith("SCAN deliveries ") and "COVERING" not in step for step in plan
+            ), plan
+
+
+async def test_a_database_of_the_previous_version_keeps_its_counts() -> None:
+    *earlier, last = MIGRATIONS
+    async with aiosqlite.connect(":memory:", isolation_level=None) as db:
+        db.row_factory = aiosqlite.Row
+        await db.execute(
+            "CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        for migration in earlier:
+            await migration(db)
+            await db.execute(
+                "INSERT INTO _migrations VALUES (?, datetime('now'))", (migration.__name__,)
+            )
+        await db.executemany(
+            "INSERT INTO deliveries (announcement_id, channel, address, status, priority_rank, "
+            "due_at, created_at, updated_at) VALUES (?, ?, ?, ?, 2, 0, 0, 0)",
+            [
+                ("a1", "sms", "+84900000001", "delivered"),
+                ("a1", "sms", "+84900000002", "delivered"),
+                ("a1", "zalo", "z1", "failed"),
+                ("a2", "sms", "+84900000001", "queued"),
+            ],
+        )
+        assert [last.__name__] == await migrate(db)
+        async with db.execute(ANNOUNCEMENT_COUNTS_SQL, ("a1",)) as cur:
+            counts = {(r["channel"], r["status"]): r["n"] for r in await cur.fetchall()}
+        assert {("sms", "delivered"): 2, ("zalo", "failed"): 1} == counts
+        async with db.execute(STATUS_TOTALS_SQL) as cur:
+            totals = {(r["channel"], r["status"]): r["n"] for r in await cur.fetchall()}
+        assert {("sms", "delivered"): 2, ("zalo", "failed"): 1, ("sms", "queued"): 1} == totals
