@@ -4,6 +4,7 @@ is measured here, only what the table makes of the times it is given."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -75,3 +76,23 @@ def test_a_variant_without_a_rate_target_has_no_budget() -> None:
     assert "budget_us" not in row
     assert row["cores_allow_per_s"] == pytest.approx(2e6 / 83.0)
     assert "| million | " in fanout.cpu_table([row])
+
+
+def test_the_event_loop_thread_has_its_own_column() -> None:
+    # The event loop's thread is the one a single interpreter cannot spread over two cores.
+    single = fanout.Variant("single", False, 0, N, 100, 500)
+    result = run([1.5, 1.5], 3.0, 150e-6 * N, 40e-6 * N)
+    result.loop_cpu_s = 110e-6 * N
+    row = fanout.summarise(single, [result], cores=2)
+    assert row["loop_us"] == pytest.approx(110.0)
+    header, _, line = fanout.cpu_table([row]).splitlines()
+    assert header.split(" | ")[4] == "of which event loop"
+    assert line.split(" | ")[3:6] == ["150.0", "110.0", "40.0"]
+
+
+def test_a_main_thread_is_read_from_its_own_task_entry() -> None:
+    # All threads of this process, and its main thread alone: never more than all of them.
+    pid = os.getpid()
+    everything = fanout.cpu_seconds(pid)
+    main = fanout.cpu_seconds(pid, main_thread=True)
+    assert 0 <= main <= everything + 0.02
