@@ -8,7 +8,10 @@ inserts (1,000 a transaction), claims (500), judging the provider's answers (the
 `Judge`, no store), outcomes (500), then delivery reports read as the generic SMS callback
 reads them (500 a request) and stored as receipts. Prints microseconds per delivery for
 each step (median of the runs) and the sum: the floor under any send path that writes every
-delivery, on this machine.
+delivery, on this machine. Beside each store step, the part spent inside SQLite's statements
+(execute, executemany and their fetches, in the writer's thread; BEGIN and COMMIT not
+counted): what no change to the Python around them can take away, and which one writer
+thread must carry for every delivery.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -23,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,17 +40,85 @@ from dispatcher.store.base import ClaimedDelivery
 from plugins.sms.callback import _parse, receipts  # the callback's own reading of reports
 from schemas import AnnouncementIn, AnnouncementStatus, Priority, ReceiptIn
 
+T = TypeVar("T")
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 STEPS = ("fan-out insert", "claim", "judge", "record outcome", "read report", "store receipt")
 
 
+class _TimedCursor:
+    """A cursor whose fetches add to the connection's SQL seconds."""
+
+    def __init__(self, cursor: sqlite3.Cursor, timed: _TimedConnection) -> None:
+        self._cursor = cursor
+        self._timed = timed
+
+    def fetchall(self) -> list[Any]:
+        start = time.perf_counter()
+        try:
+            return self._cursor.fetchall()
+        finally:
+            self._timed.seconds += time.perf_counter() - start
+
+    def fetchone(self) -> Any:
+        start = time.perf_counter()
+        try:
+            return self._cursor.fetchone()
+        finally:
+            self._timed.seconds += time.perf_counter() - start
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+class _TimedConnection:
+    """The writer's connection as the store's write paths use it, timing the statements."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.seconds = 0.0
+
+    def execute(self, sql: str, params: Any = ()) -> _TimedCursor:
+        start = time.perf_counter()
+        try:
+            return _TimedCursor(self._conn.execute(sql, params), self)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        start = time.perf_counter()
+        try:
+            return self._conn.executemany(sql, rows)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+class TimedStore(SQLiteStore):
+    """The store, counting the seconds its transactions spend inside SQLite statements."""
+
+    sql_seconds = 0.0
+
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def timed(conn: sqlite3.Connection) -> T:
+            counted = _TimedConnection(conn)
+            try:
+                return work(counted)  # type: ignore[arg-type]
+            finally:
+                self.sql_seconds += counted.seconds
+
+        return await super()._transaction(timed)
+
+
 async def one_run(n: int) -> dict[str, float]:
-    """Seconds per delivery of each step, for ``n`` deliveries on a fresh file."""
+    """Seconds per delivery of each step (and ``<step> SQL``: inside SQLite statements),
+    for ``n`` deliveries on a fresh file."""
     with tempfile.TemporaryDirectory(prefix="thongbao-store-bench-") as folder:
-        return await _steps(SQLiteStore(os.path.join(folder, "bench.db")), n)
+        return await _steps(TimedStore(os.path.join(folder, "bench.db")), n)
 
 
-async def _steps(store: SQLiteStore, n: int) -> dict[str, float]:
+async def _steps(store: TimedStore, n: int) -> dict[str, float]:
     await store.open()
     data = AnnouncementIn.model_validate(
         {"title": "T", "body": "B", "channels": ["sms"], "audience": {"areas": ["01"]}}
@@ -63,9 +136,10 @@ async def _steps(store: SQLiteStore, n: int) -> dict[str, float]:
     reports: list[list[dict[str, str]]] = []
 
     async def timed(step: str, work: Callable[[], Awaitable[None]]) -> None:
-        start = time.perf_counter()
+        start, sql_before = time.perf_counter(), store.sql_seconds
         await work()
         times[step] = (time.perf_counter() - start) / n
+        times[f"{step} SQL"] = (store.sql_seconds - sql_before) / n
 
     async def insert() -> None:
         for s in range(0, n, 1000):
@@ -123,13 +197,18 @@ async def main() -> None:
     args = parser.parse_args()
     runs = [await one_run(args.n) for _ in range(args.runs)]
     print(f"store paths, N={args.n:,}, {os.cpu_count()} cores, median of {args.runs} run(s)\n")
-    print("| step | µs per delivery |\n|---|---|")
-    total = 0.0
+    print("| step | µs per delivery | of which inside SQLite statements |\n|---|---|---|")
+    total = sql_total = 0.0
     for step in STEPS:
         us = statistics.median(r[step] for r in runs) * 1e6
+        sql_us = statistics.median(r[f"{step} SQL"] for r in runs) * 1e6
         total += us
-        print(f"| {step} | {us:.1f} |")
-    print(f"| **sum** | **{total:.1f}** (at most {1e6 / total:,.0f} deliveries/s on one core) |")
+        sql_total += sql_us
+        print(f"| {step} | {us:.1f} | {f'{sql_us:.1f}' if sql_us else '-'} |")
+    print(
+        f"| **sum** | **{total:.1f}** (at most {1e6 / total:,.0f} deliveries/s on one core) | "
+        f"**{sql_total:.1f}** (one writer thread: at most {1e6 / sql_total:,.0f}/s) |"
+    )
 
 
 if __name__ == "__main__":
