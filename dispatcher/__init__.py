@@ -44,7 +44,7 @@ from dispatcher.sandbox_channel import SandboxChannel
 from dispatcher.service import Services
 from dispatcher.state import LeaseTimeoutError, PluginState
 from dispatcher.store.base import Store
-from dispatcher.tasks import cancel_and_wait
+from dispatcher.tasks import cancel_and_wait, in_lanes
 from dispatcher.text import fold
 from dispatcher.webkeys import services
 from schemas import DeliveryStatus, FailureKind, Priority, ReceiptIn
@@ -99,6 +99,7 @@ __all__ = [
     "get_plugins",
     "hookimpl",
     "hookspec",
+    "in_lanes",
     "kept_secret",
     "load_settings",
     "make_plugin_manager",

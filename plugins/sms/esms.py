@@ -30,14 +30,22 @@ match the delivery by ``SMSID``; their format is in :mod:`plugins.sms.esms_repor
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Literal
 
 import aiohttp
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from dispatcher import Accepted, ChannelContext, DeliveryError, RetryLater, RouteSpec, SendResult
+from dispatcher import (
+    Accepted,
+    ChannelContext,
+    DeliveryError,
+    RetryLater,
+    RouteSpec,
+    SendResult,
+    in_lanes,
+)
 from plugins.sms.account import AccountTransport
 from plugins.sms.brandname import (
     Kind,
@@ -114,21 +122,9 @@ class EsmsTransport(AccountTransport):
     async def send(self, batch: Sequence[SmsOut]) -> list[SendResult]:
         """Send each message in its own request; one result per message, in order."""
         session = self._client()
-        limit = asyncio.Semaphore(self.settings.parallel)
-        stopped: list[Outcome] = []
-
-        async def one(item: SmsOut) -> Outcome:
-            async with limit:
-                if stopped:
-                    return stopped[0]
-                found = await self._send_one(session, item)
-                if stops_batch(found) and not stopped:
-                    stopped.append(found)
-                return found
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(item), name=f"esms-send-{item.ref}") for item in batch]
-        return settle([task.result() for task in tasks])
+        jobs = [partial(self._send_one, session, item) for item in batch]
+        found = await in_lanes(jobs, self.settings.parallel, stops=stops_batch, name="esms-send")
+        return settle(found)
 
     def payload(self, item: SmsOut) -> dict[str, str]:
         """The request body for ``item`` (it holds the credentials: never log it)."""

@@ -24,7 +24,6 @@ one request's worth; a larger batch is split, and a failed request fails only it
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import math
@@ -47,6 +46,7 @@ from dispatcher import (
     RetryLater,
     SendResult,
     TransientDeliveryError,
+    in_lanes,
 )
 from plugins.sms.generic_config import (
     BasicAuth,
@@ -118,11 +118,11 @@ class GenericHttpTransport(SmsTransport):
         self._client()  # fail before fanning out when not started
         shape = self.settings.batch
         if shape is None:
-            return await self._bounded([partial(self._send_one, out) for out in batch])
+            return await self._lanes([partial(self._send_one, out) for out in batch])
         chunks = [batch[i : i + shape.max_size] for i in range(0, len(batch), shape.max_size)]
         if len(chunks) <= 1:
             return await self._send_chunk(batch, shape) if batch else []
-        done = await self._bounded(
+        done = await self._lanes(
             [partial(self._send_chunk_or_fail, chunk, shape) for chunk in chunks]
         )
         return [result for results in done for result in results]
@@ -139,20 +139,9 @@ class GenericHttpTransport(SmsTransport):
             raise RuntimeError(f"channel {self.channel!r} is not started: call start() first")
         return self._session
 
-    async def _bounded(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Run ``jobs`` at most ``parallel`` at a time, results in their order: a few lanes
-        take the next job as each finishes (no task and no semaphore per message)."""
-        results: list[Any] = [None] * len(jobs)
-        queue = iter(enumerate(jobs))
-
-        async def lane() -> None:
-            for index, job in queue:
-                results[index] = await job()
-
-        async with asyncio.TaskGroup() as group:
-            for n in range(min(self.settings.parallel, len(jobs))):
-                group.create_task(lane(), name=f"sms-http-{n}")
-        return results
+    async def _lanes(self, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+        """Run ``jobs`` at most ``parallel`` at a time, results in their order."""
+        return await in_lanes(jobs, self.settings.parallel, name="sms-http")
 
     async def _send_one(self, out: SmsOut) -> SendResult:
         try:

@@ -10,9 +10,9 @@ outcome; a spent quota pauses the channel and the rest of the batch waits for th
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import time
+from functools import partial
 from typing import Any
 
 import structlog
@@ -29,6 +29,7 @@ from dispatcher import (
     RateLimitedError,
     RetryLater,
     SendResult,
+    in_lanes,
 )
 from plugins.zalo.api import ZaloApi
 from plugins.zalo.catalog import TemplateCatalog
@@ -148,26 +149,21 @@ class ZaloTransport:
 
     # -- sending ---------------------------------------------------------------------------
     async def _run(self, prepared: list[SendResult | Send]) -> list[SendResult]:
-        limit = asyncio.Semaphore(self.settings.parallel)
-        stopped: list[SendResult] = []
+        sent = await in_lanes(
+            [partial(self._call, item) for item in prepared if callable(item)],
+            self.settings.parallel,
+            stops=lambda found: found[1],
+            name="zalo-send",
+        )
+        answers = iter(sent)
+        return [next(answers)[0] if callable(item) else item for item in prepared]
 
-        async def one(item: SendResult | Send) -> SendResult:
-            if not callable(item):
-                return item
-            async with limit:
-                if stopped:
-                    return stopped[0]
-                try:
-                    result, stops = await item()
-                except DeliveryError as exc:
-                    result, stops = _whole_request(exc, self.settings.token_retry_after), True
-                if stops and not stopped:
-                    stopped.append(result)
-                return result
-
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(item), name="zalo-send") for item in prepared]
-        return [task.result() for task in tasks]
+    async def _call(self, send: Send) -> tuple[SendResult, bool]:
+        """One request: its result, and whether it stops the rest of the batch."""
+        try:
+            return await send()
+        except DeliveryError as exc:
+            return _whole_request(exc, self.settings.token_retry_after), True
 
     async def _send(
         self,

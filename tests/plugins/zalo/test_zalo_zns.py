@@ -209,6 +209,18 @@ async def test_a_spent_quota_pauses_every_worker_until_midnight(
     assert [Accepted] == [type(r) for r in await channel.send([message(4)])]
 
 
+async def test_a_quota_spent_mid_batch_holds_the_rest_without_calling_zalo(
+    make_channel: MakeChannel, zalo: tuple[FakeZalo, str]
+) -> None:
+    fake, _ = zalo
+    fake.remaining = 0
+    channel = await make_channel(api={"parallel": 1})
+    results = await channel.send([message(n) for n in range(1, 5)])
+    assert [RetryLater] * 4 == [type(r) for r in results]
+    assert {"-144"} == {r.code for r in results if isinstance(r, RetryLater)}
+    assert 1 == len(fake.zns), "one refusal of the quota holds the whole batch"
+
+
 async def test_the_last_message_of_the_quota_pauses_the_channel(
     make_channel: MakeChannel, zalo: tuple[FakeZalo, str]
 ) -> None:
