@@ -36,6 +36,7 @@ from dispatcher.errors import ConfigError
 from dispatcher.keys import Role
 from dispatcher.plugins import DEFAULT_PLUGINS, ENTRY_POINT_GROUP, PluginInfo, get_plugins
 from dispatcher.registry import ChannelRegistry
+from dispatcher.store.sqlite_memory import turn_off_memory_statistics
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +136,9 @@ def main(
 
     Start the service with `thongbao serve`; the other commands work on the same database.
     """
+    # Before any command opens the store: SQLite's threads would otherwise queue for the
+    # one mutex its allocation statistics take (see dispatcher.store.sqlite_memory).
+    turn_off_memory_statistics()
     overrides = {"db": db, "data_dir": str(data_dir) if data_dir else None, "log_level": log_level}
     state = ctx.ensure_object(CliState)
     state.config = config
