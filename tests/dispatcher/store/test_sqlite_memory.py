@@ -57,6 +57,34 @@ def test_with_a_connection_open_nothing_is_changed() -> None:
     assert "False True 1" == out
 
 
+def test_when_they_are_off_already_sqlite_is_not_shut_down_under_a_connection() -> None:
+    out = _python(
+        """
+        off = ctypes.c_int(0)
+        lib.sqlite3_shutdown(); lib.sqlite3_config(9, off); lib.sqlite3_initialize()
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE TABLE t (x)")
+        db.execute("INSERT INTO t VALUES (7)")
+        from dispatcher.store import sqlite_memory
+        calls = []
+        real = sqlite_memory._library
+        def watched():
+            found = real()
+            class Watched:
+                def __getattr__(self, name):
+                    if name == "sqlite3_shutdown":
+                        calls.append(name)
+                    return getattr(found, name)
+            return Watched()
+        sqlite_memory._library = watched
+        result = sqlite_memory.turn_off_memory_statistics()
+        print(result, calls, db.execute("SELECT x FROM t").fetchone()[0])
+        """
+    )
+    # Nothing to do: the connection's table is intact and SQLite was never shut down.
+    assert "True [] 7" == out
+
+
 def test_a_command_turns_them_off_before_it_opens_the_store(tmp_path: object) -> None:
     out = _python(
         f"""
