@@ -4,6 +4,14 @@ Plain ``sqlite3`` functions: each runs whole inside one ``BEGIN IMMEDIATE`` tran
 the writer connection's thread (``SQLiteConnections._transaction``), so a ``SELECT``
 followed by an ``UPDATE`` here sees no other writer in between, and the write lock is held
 for the SQL alone, never across turns of a busy event loop.
+
+A batch's rows go in as one JSON array read by ``json_each`` and come out as one
+``json_group_array``, not through ``executemany`` and ``fetchall``. The ``sqlite3`` module
+lets go of the interpreter lock around each step of a statement, that is once a row, and
+must win it back from the event loop's thread after each: while that thread is busy, each
+win can wait for the interpreter's switch interval (5 ms). One statement a batch is one
+step, so the SQL of 500 rows runs beside the event loop, not in 500 turns with it
+(``bench/sqlite_gil.py`` measures both).
 """
 
 from __future__ import annotations
@@ -36,16 +44,6 @@ _RECEIPT_MOVES = {
 }
 
 
-# A sent step of a fallback announcement with a deadline, when a next step exists: when the
-# next channel goes out unless a receipt settles it first. NULL otherwise.
-_FALLBACK_AT = (
-    "(CASE WHEN ? = 'sent' THEN (SELECT a.fallback_after + ? FROM announcements a "
-    "WHERE a.id = deliveries.announcement_id AND a.fallback_after IS NOT NULL "
-    "AND deliveries.contact_id IS NOT NULL "
-    "AND deliveries.step + 1 < json_array_length(a.data, '$.channels')) END)"
-)
-
-
 def new_delivery_params(d: NewDelivery) -> tuple[Any, ...]:
     """Parameters of the INSERT in ``SQLiteStore.add_deliveries``."""
     due = d.due_at.timestamp()
@@ -67,6 +65,27 @@ def new_delivery_params(d: NewDelivery) -> tuple[Any, ...]:
 
 def _fetchall(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[Any]:
     return db.execute(sql, params).fetchall()
+
+
+def _rows(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[list[Any]]:
+    """The rows of ``sql``, a ``SELECT json_group_array(json_array(...))``, as lists: one
+    step for the whole result (see the module's docstring). SQLite writes a REAL to JSON
+    with 15 significant digits: read exact floats with ``_fetchall``."""
+    (found,) = db.execute(sql, params).fetchone()
+    rows: list[list[Any]] = json.loads(found)
+    return rows
+
+
+def _batch(values: Sequence[Sequence[Any]]) -> str:
+    """Rows of parameters as the JSON array a ``json_each`` statement reads them from (floats
+    go in exact: SQLite reads JSON numbers to the nearest double)."""
+    return json.dumps(values, ensure_ascii=False, allow_nan=False)
+
+
+def _columns(*names: str) -> str:
+    """``json_each`` columns, one for each element of a row of ``_batch``: ``json_extract(
+    value, '$[0]') AS first, ...``."""
+    return ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names))
 
 
 # What a daily cap counts (see Store.recent_counts), by the deliveries_contact index.
@@ -121,18 +140,24 @@ def insert_deliveries(
             (announcement_id,),
         )
     before = db.total_changes
-    db.executemany(
-        "INSERT OR IGNORE INTO deliveries (announcement_id, channel, address, contact_id, "
-        "status, priority_rank, due_at, step, reason, created_at, updated_at, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [new_delivery_params(d) for d in deliveries],
-    )
+    db.execute(_INSERT_DELIVERIES, (_batch([new_delivery_params(d) for d in deliveries]),))
     inserted = db.total_changes - before
     if cursor is not None:
         db.execute(
             "UPDATE announcements SET fanout_cursor = ? WHERE id = ?", (cursor, announcement_id)
         )
     return inserted
+
+
+_NEW_DELIVERY_COLUMNS = (
+    "announcement_id, channel, address, contact_id, status, priority_rank, due_at, step, "
+    "reason, created_at, updated_at, note"
+)
+# In the order of json_each, so ids follow the batch's order.
+_INSERT_DELIVERIES = (
+    f"INSERT OR IGNORE INTO deliveries ({_NEW_DELIVERY_COLUMNS}) "
+    f"SELECT {_columns(*_NEW_DELIVERY_COLUMNS.split(', '))} FROM json_each(?)"
+)
 
 
 # The first columns of every row a StatusChange is made from (see _change).
@@ -186,25 +211,25 @@ def claim(
     (with ``max_rank``, only rows of that priority rank or better)."""
     changes = _reclaim_expired(db, channel, limit=limit, now=now, repeatable=repeatable)
     token = secrets.token_hex(8)
-    claimed = _fetchall(
-        db,
+    lease = {"token": token, "exp": now + lease_seconds, "channel": channel}
+    db.execute(
         "UPDATE deliveries SET status = 'sending', lease_token = :token, lease_expires = :exp, "
         "attempt_count = attempt_count + 1, updated_at = :now "
         "WHERE id IN (SELECT id FROM deliveries WHERE channel = :channel "
         "AND status IN ('queued', 'retry_wait') AND due_at <= :now "
-        "AND priority_rank <= :max_rank ORDER BY priority_rank, due_at LIMIT :limit) "
-        "RETURNING id, announcement_id, channel, address, contact_id, attempt_count, "
-        "unknown_count, step, priority_rank, due_at",
-        {
-            "token": token,
-            "exp": now + lease_seconds,
-            "now": now,
-            "channel": channel,
-            "limit": limit,
-            "max_rank": 99 if max_rank is None else max_rank,
-        },
+        "AND priority_rank <= :max_rank ORDER BY priority_rank, due_at LIMIT :limit)",
+        {**lease, "now": now, "limit": limit, "max_rank": 99 if max_rank is None else max_rank},
     )
-    # By position, in the order of RETURNING (a bulk send reads every claimed row).
+    # The rows just leased, by the lease index (a bulk send reads every claimed row).
+    claimed = _rows(
+        db,
+        "SELECT json_group_array(json_array(id, announcement_id, channel, address, contact_id, "
+        "attempt_count, unknown_count, step, priority_rank, due_at)) FROM deliveries "
+        "WHERE channel = :channel AND status = 'sending' AND lease_expires = :exp "
+        "AND lease_token = :token",
+        lease,
+    )
+    # due_at read from JSON is rounded to 15 digits (10 µs): it only orders equal ranks.
     claimed.sort(key=lambda r: (r[8], r[9], r[0]))  # priority_rank, due_at, id
     return [
         ClaimedDelivery(str(r[0]), r[1], r[2], r[3], r[4], r[5], token, r[6] > 0, r[7])
@@ -218,10 +243,11 @@ def record_outcomes(
     """Apply outcomes whose lease is still held; stale ones (lease lost) change nothing."""
     held = {
         (str(r[0]), r[5]): r  # (id, lease_token): the row
-        for r in _fetchall(
+        for r in _rows(
             db,
-            f"SELECT {_CHANGE_COLUMNS}, lease_token FROM deliveries "
-            "WHERE status = 'sending' AND id IN (SELECT value FROM json_each(?))",
+            f"SELECT json_group_array(json_array({_CHANGE_COLUMNS}, lease_token)) "
+            "FROM deliveries WHERE status = 'sending' "
+            "AND id IN (SELECT value FROM json_each(?))",
             (json.dumps([int(o.delivery_id) for o in outcomes]),),
         )
     }
@@ -246,9 +272,6 @@ def record_outcomes(
                 o.failure_kind.value if o.failure_kind else None,
                 rows.ts(o.retry_at),
                 0 if a is not None else 1,
-                now,
-                status,
-                now,
                 row[0],
             )
         )
@@ -273,20 +296,49 @@ def record_outcomes(
             early.append((row[2], o.provider_id))
     if not updates:
         return []
-    db.executemany(
-        "UPDATE deliveries SET status = ?, provider_id = coalesce(?, provider_id), "
-        "provider_code = ?, reason = ?, failure_kind = ?, due_at = coalesce(?, due_at), "
-        "attempt_count = attempt_count - ?, lease_token = NULL, lease_expires = NULL, "
-        "updated_at = ?, fallback_at = " + _FALLBACK_AT + " WHERE id = ?",
-        updates,
-    )
-    db.executemany(
-        "INSERT OR REPLACE INTO attempts (delivery_id, number, started_at, outcome, latency_ms, "
-        "provider_id, provider_code, reason, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        tries,
-    )
+    db.execute(_RECORD_OUTCOMES, {"rows": _batch(updates), "now": now})
+    if tries:
+        db.execute(_RECORD_ATTEMPTS, (_batch(tries),))
     changes.extend(_apply_early_receipts(db, early, now))
     return changes
+
+
+# The rows of record_outcomes: (status, provider id, provider code, reason, failure kind,
+# retry at, 1 when no attempt was made, delivery id), one statement for a batch. A sent step
+# of a fallback announcement with a deadline, when a next step exists, gets fallback_at:
+# when the next channel goes out unless a receipt settles it first; NULL otherwise.
+_RECORD_OUTCOMES = (
+    "UPDATE deliveries SET status = o.new_status, "
+    "provider_id = coalesce(o.new_provider_id, deliveries.provider_id), "
+    "provider_code = o.new_provider_code, reason = o.new_reason, "
+    "failure_kind = o.new_failure_kind, due_at = coalesce(o.retry_at, deliveries.due_at), "
+    "attempt_count = deliveries.attempt_count - o.refund, lease_token = NULL, "
+    "lease_expires = NULL, updated_at = :now, "
+    "fallback_at = (CASE WHEN o.new_status = 'sent' THEN (SELECT a.fallback_after + :now "
+    "FROM announcements a WHERE a.id = deliveries.announcement_id "
+    "AND a.fallback_after IS NOT NULL AND deliveries.contact_id IS NOT NULL "
+    "AND deliveries.step + 1 < json_array_length(a.data, '$.channels')) END) "
+    "FROM (SELECT "
+    + _columns(
+        "new_status",
+        "new_provider_id",
+        "new_provider_code",
+        "new_reason",
+        "new_failure_kind",
+        "retry_at",
+        "refund",
+        "delivery",
+    )
+    + " FROM json_each(:rows)) AS o WHERE deliveries.id = o.delivery"
+)
+_ATTEMPT_COLUMNS = (
+    "delivery_id, number, started_at, outcome, latency_ms, provider_id, provider_code, "
+    "reason, retry_at"
+)
+_RECORD_ATTEMPTS = (
+    f"INSERT OR REPLACE INTO attempts ({_ATTEMPT_COLUMNS}) "
+    f"SELECT {_columns(*_ATTEMPT_COLUMNS.split(', '))} FROM json_each(?)"
+)
 
 
 def _change(row: Any, status: DeliveryStatus, reason: str | None) -> StatusChange:
@@ -338,26 +390,53 @@ def add_receipts(
         )
         changes.extend(moved)
     unmatched = (None, 0)
-    db.executemany(
-        "INSERT INTO receipts (id, channel, provider_id, status, occurred_at, provider_code, "
-        "detail, received_at, delivery_id, applied) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                first_id + n,
-                r.channel,
-                r.provider_id,
-                r.status.value,
-                rows.ts(r.occurred_at),
-                r.provider_code,
-                r.detail,
-                now,
-                *found.get(first_id + n, unmatched),
-            )
-            for n, r in enumerate(receipts)
-        ],
+    db.execute(
+        _INSERT_RECEIPTS,
+        (
+            _batch(
+                [
+                    (
+                        first_id + n,
+                        r.channel,
+                        r.provider_id,
+                        r.status.value,
+                        rows.ts(r.occurred_at),
+                        r.provider_code,
+                        r.detail,
+                        now,
+                        *found.get(first_id + n, unmatched),
+                    )
+                    for n, r in enumerate(receipts)
+                ]
+            ),
+        ),
     )
     return [found.get(first_id + n, unmatched)[1] == 1 for n in range(len(receipts))], changes
 
+
+_RECEIPT_COLUMNS = (
+    "id, channel, provider_id, status, occurred_at, provider_code, detail, received_at, "
+    "delivery_id, applied"
+)
+_INSERT_RECEIPTS = (
+    f"INSERT INTO receipts ({_RECEIPT_COLUMNS}) "
+    f"SELECT {_columns(*_RECEIPT_COLUMNS.split(', '))} FROM json_each(?)"
+)
+# The matches of _apply: (delivery id, applied 0/1, receipt id).
+_MATCH_RECEIPTS = (
+    "UPDATE receipts SET delivery_id = m.delivery, applied = m.applied FROM (SELECT "
+    + _columns("delivery", "applied", "receipt")
+    + " FROM json_each(?)) AS m WHERE receipts.id = m.receipt"
+)
+# The moves of _match: (status, provider code, failure kind, reason, delivery id).
+_MOVE_ON_RECEIPTS = (
+    "UPDATE deliveries SET status = m.new_status, "
+    "provider_code = coalesce(m.new_provider_code, deliveries.provider_code), "
+    "failure_kind = m.new_failure_kind, reason = m.new_reason, updated_at = :now, "
+    "fallback_at = NULL FROM (SELECT "
+    + _columns("new_status", "new_provider_code", "new_failure_kind", "new_reason", "delivery")
+    + " FROM json_each(:rows)) AS m WHERE deliveries.id = m.delivery"
+)
 
 # A receipt as _match reads it: (id, provider id, status, provider code, detail).
 Pending = tuple[int, str, str, str | None, str | None]
@@ -369,7 +448,8 @@ def _apply(
 ) -> list[StatusChange]:
     """Match stored receipts that had no delivery yet, and apply them."""
     matched, changes = _match(db, channel, receipts, now)
-    db.executemany("UPDATE receipts SET delivery_id = ?, applied = ? WHERE id = ?", matched)
+    if matched:
+        db.execute(_MATCH_RECEIPTS, (_batch(matched),))
     return changes
 
 
@@ -382,17 +462,20 @@ def _match(
     # provider id → [id, announcement_id, channel, contact_id, step, status]; status moves
     # as the batch's receipts are applied in order.
     current = {
-        r[6]: list(r[:6])
-        for r in _fetchall(
+        r[6]: r[:6]
+        for r in _rows(
             db,
-            f"SELECT {_CHANGE_COLUMNS}, status, provider_id FROM deliveries "
+            f"SELECT json_group_array(json_array({_CHANGE_COLUMNS}, status, provider_id)) "
+            "FROM deliveries "
             "WHERE channel = ? AND provider_id IN (SELECT value FROM json_each(?))",
             (channel, json.dumps(ids)),
         )
     }
     changes: list[StatusChange] = []
     matched: list[tuple[int, int, int]] = []
-    moved: list[tuple[Any, ...]] = []
+    # delivery id → its move; a delivery moved twice in one batch ends as the later move
+    # left it, with the code of the earlier one when the later one has none.
+    moved: dict[int, tuple[Any, ...]] = {}
     for receipt_id, provider_id, status, code, detail in receipts:
         target = current.get(provider_id)
         if target is None:
@@ -402,24 +485,18 @@ def _match(
         if not applied:
             continue
         failed = status == "failed"
-        moved.append(
-            (
-                status,
-                code,
-                "permanent" if failed else None,
-                (detail or "the provider reported it undelivered") if failed else None,
-                now,
-                target[0],
-            )
+        earlier = moved.get(target[0])
+        moved[target[0]] = (
+            status,
+            code if code is not None or earlier is None else earlier[1],
+            "permanent" if failed else None,
+            (detail or "the provider reported it undelivered") if failed else None,
+            target[0],
         )
         target[5] = status
         changes.append(_change(target, DeliveryStatus(status), detail))
-    # In receipt order, so a delivery moved twice in one batch ends in its last state.
-    db.executemany(
-        "UPDATE deliveries SET status = ?, provider_code = coalesce(?, provider_code), "
-        "failure_kind = ?, reason = ?, updated_at = ?, fallback_at = NULL WHERE id = ?",
-        moved,
-    )
+    if moved:
+        db.execute(_MOVE_ON_RECEIPTS, {"rows": _batch(list(moved.values())), "now": now})
     return matched, changes
 
 

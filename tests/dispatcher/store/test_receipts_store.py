@@ -93,3 +93,31 @@ async def test_receipt_for_another_channel_does_not_match(store: SQLiteStore) ->
     other = ReceiptIn(channel="zalo", provider_id="p-1", status=DELIVERED)
     assert ([False], []) == await store.add_receipts([other], later(1))
     assert DeliveryStatus.SENT == (await store.get_delivery(delivery_id)).status
+
+
+async def test_failed_then_delivered_in_one_batch_ends_as_sent_one_by_one(
+    store: SQLiteStore,
+) -> None:
+    # A batch applies its receipts in order: the delivery ends delivered, its failure cleared,
+    # and the failure's code stays when the later receipt has none (as one request each would).
+    await queue_deliveries(store, await announce(store, status=AnnouncementStatus.FANNING_OUT), 2)
+    claimed, _ = await store.claim("sms", limit=2, now=T0, lease_seconds=30)
+    attempt = AttemptRecord(number=1, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
+    await store.record_outcomes(
+        [
+            Outcome(c.id, c.lease_token, DeliveryStatus.SENT, attempt, provider_id=f"p-{n}")
+            for n, c in enumerate(claimed, 1)
+        ],
+        T0,
+    )
+    one_batch, one_by_one = (c.id for c in claimed)
+    applied, changes = await store.add_receipts(
+        [report(FAILED, "p-1", code="UNDELIV"), report(DELIVERED, "p-1")], later(1)
+    )
+    assert [True, True] == applied
+    assert [FAILED, DELIVERED] == [c.status for c in changes]
+    for status, code in ((FAILED, "UNDELIV"), (DELIVERED, None)):
+        await store.add_receipts([report(status, "p-2", code=code)], later(1))
+    ends = [await store.get_delivery(d) for d in (one_batch, one_by_one)]
+    fields = [(d.status, d.provider_code, d.failure_kind, d.reason) for d in ends]
+    assert (DELIVERED, "UNDELIV", None, None) == fields[0] == fields[1]
