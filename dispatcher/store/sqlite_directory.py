@@ -180,7 +180,10 @@ class SQLiteDirectory(SQLiteConnections):
     ) -> list[Recipient]:
         """Contacts matching ``audience``, by id, after ``after``."""
         sql, params = audience_query(audience, after=after, limit=limit)
-        return [rows.recipient(row) for row in await self._fetchall(sql, params)]
+        # One JSON value for the batch: one step of the reader's thread, not one a contact
+        # (see dispatcher.store.sqlite_queue).
+        [(found,)] = await self._fetchall(rows.recipients_sql(sql), params)
+        return rows.recipients(found)
 
     async def get_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         """Contacts by id."""
