@@ -3,27 +3,12 @@ is measured here, only what the table makes of the times it is given."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bench_scripts import load
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sms_fanout", BENCH / "sms_fanout.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sms_fanout"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-fanout = _load()
+fanout = load("sms_fanout")
 N = 20_000
 
 

@@ -3,25 +3,11 @@ asserted)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
-import sys
-from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from bench_scripts import load
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sqlite_gil", BENCH / "sqlite_gil.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sqlite_gil"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gil = _load()
+gil = load("sqlite_gil")
 
 
 def test_json_and_executemany_write_the_same_rows() -> None:
