@@ -167,32 +167,36 @@ _CHANGE_COLUMNS = "id, announcement_id, channel, contact_id, step"
 def _reclaim_expired(
     db: sqlite3.Connection, channel: str, *, limit: int, now: float, repeatable: bool
 ) -> list[StatusChange]:
-    stale = _fetchall(
+    stale = _rows(
         db,
-        f"SELECT {_CHANGE_COLUMNS}, attempt_count, updated_at FROM deliveries "
-        "WHERE channel = ? AND status = 'sending' AND lease_expires < ? LIMIT ?",
+        f"SELECT json_group_array(json_array({_CHANGE_COLUMNS})) FROM (SELECT {_CHANGE_COLUMNS} "
+        "FROM deliveries WHERE channel = ? AND status = 'sending' AND lease_expires < ? LIMIT ?)",
         (channel, now, limit),
     )
     if not stale:
         return []
-    db.executemany(
+    ids = json.dumps([r[0] for r in stale])
+    # The attempt started when the lease was taken: its updated_at, copied inside SQLite.
+    db.execute(
         "INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, outcome, reason) "
-        "VALUES (?, ?, ?, 'unknown', ?)",
-        [(r["id"], r["attempt_count"], r["updated_at"], _UNKNOWN_REASON) for r in stale],
+        "SELECT id, attempt_count, updated_at, 'unknown', ? FROM deliveries "
+        "WHERE id IN (SELECT value FROM json_each(?))",
+        (_UNKNOWN_REASON, ids),
     )
     if repeatable:
-        sql = (
+        db.execute(
             "UPDATE deliveries SET status = 'queued', due_at = ?, lease_token = NULL, "
-            "lease_expires = NULL, unknown_count = unknown_count + 1, updated_at = ? WHERE id = ?"
+            "lease_expires = NULL, unknown_count = unknown_count + 1, updated_at = ? "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (now, now, ids),
         )
-        db.executemany(sql, [(now, now, r["id"]) for r in stale])
         return []
     reason = "outcome unknown after a crash, and this channel may not send twice"
-    db.executemany(
+    db.execute(
         "UPDATE deliveries SET status = 'failed', failure_kind = 'technical', reason = ?, "
         "lease_token = NULL, lease_expires = NULL, unknown_count = unknown_count + 1, "
-        "updated_at = ? WHERE id = ?",
-        [(reason, now, r["id"]) for r in stale],
+        "updated_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+        (reason, now, ids),
     )
     return [_change(r, DeliveryStatus.FAILED, reason) for r in stale]
 
@@ -514,12 +518,19 @@ def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list
     if not due:
         return [], []
     ids = json.dumps(due)
-    gone = _fetchall(
+    # Read, then moved by the same WHERE in the same transaction: the rows of a large
+    # announcement come out as one JSON value, not one RETURNING step each.
+    open_rows = "WHERE announcement_id IN (SELECT value FROM json_each(?)) " + (
+        "AND status IN ('queued', 'retry_wait')"
+    )
+    gone = _rows(
         db,
+        f"SELECT json_group_array(json_array({_CHANGE_COLUMNS})) FROM deliveries {open_rows}",
+        (ids,),
+    )
+    db.execute(
         "UPDATE deliveries SET status = 'expired', reason = 'expired before it could be sent', "
-        "updated_at = ? WHERE announcement_id IN (SELECT value FROM json_each(?)) "
-        "AND status IN ('queued', 'retry_wait') "
-        f"RETURNING {_CHANGE_COLUMNS}",
+        f"updated_at = ? {open_rows}",
         (now, ids),
     )
     db.execute(
@@ -533,12 +544,16 @@ def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list
 
 def overdue_fallbacks(db: sqlite3.Connection, now: float, limit: int) -> list[StatusChange]:
     """Sent steps whose fallback deadline passed without a receipt: each is taken once."""
-    due = _fetchall(
+    due = _rows(
         db,
-        "UPDATE deliveries SET fallback_at = NULL WHERE id IN (SELECT id FROM deliveries "
-        "WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND status = 'sent' LIMIT ?) "
-        f"RETURNING {_CHANGE_COLUMNS}",
+        f"SELECT json_group_array(json_array({_CHANGE_COLUMNS})) FROM (SELECT {_CHANGE_COLUMNS} "
+        "FROM deliveries WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND status = 'sent' "
+        "LIMIT ?)",
         (now, limit),
+    )
+    db.execute(
+        "UPDATE deliveries SET fallback_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps([r[0] for r in due]),),
     )
     reason = "not delivered by the fallback deadline"
     return [replace(_change(r, DeliveryStatus.SENT, reason), overdue=True) for r in due]

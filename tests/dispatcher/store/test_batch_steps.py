@@ -52,19 +52,34 @@ class CountingConnection(sqlite3.Connection):
         return super().executemany(sql, rows)
 
 
-async def steps_of_a_batch(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
-    """Fan ``n`` deliveries out, claim, record them sent and apply their receipts: the steps
-    taken, and the statuses they end in."""
+async def counting_db(path: Path, **announcement: Any) -> CountingConnection:
+    """A store file holding announcement a1 (fanning out), opened through the counter."""
     store = SQLiteStore(path)
     await store.open()
-    await announce(store, status=AnnouncementStatus.FANNING_OUT)
+    await announce(store, status=AnnouncementStatus.FANNING_OUT, **announcement)
     await store.close()
     db = sqlite3.connect(path, factory=CountingConnection, isolation_level=None)
     db.row_factory = sqlite3.Row
+    return db
+
+
+def fan_out(db: sqlite3.Connection, n: int) -> None:
+    new = [NewDelivery("a1", "sms", f"+849100{i:05d}", Priority.NORMAL, T0) for i in range(n)]
+    assert n == queue.insert_deliveries(db, new, announcement_id="a1", cursor="c")
+
+
+def statuses(db: sqlite3.Connection) -> set[DeliveryStatus]:
+    found = db.execute("SELECT status FROM deliveries").fetchall()
+    return {DeliveryStatus(r[0]) for r in found}
+
+
+async def steps_of_a_batch(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
+    """Fan ``n`` deliveries out, claim, record them sent and apply their receipts: the steps
+    taken, and the statuses they end in."""
+    db = await counting_db(path)
     try:
         now = T0.timestamp()
-        new = [NewDelivery("a1", "sms", f"+849100{i:05d}", Priority.NORMAL, T0) for i in range(n)]
-        assert n == queue.insert_deliveries(db, new, announcement_id="a1", cursor="c")
+        fan_out(db, n)
         claimed, _ = queue.claim(db, "sms", limit=n, now=now, lease_seconds=30, repeatable=True)
         assert n == len(claimed)
         attempt = AttemptRecord(number=1, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
@@ -79,21 +94,54 @@ async def steps_of_a_batch(path: Path, n: int) -> tuple[int, set[DeliveryStatus]
         ]
         applied, _ = queue.add_receipts(db, receipts, later(1).timestamp())
         assert [True] * n == applied
-        steps = db.steps
-        found = db.execute("SELECT status FROM deliveries").fetchall()
-        statuses = {DeliveryStatus(r[0]) for r in found}
+        return db.steps, statuses(db)
     finally:
         db.close()
-    return steps, statuses
 
 
-@pytest.mark.parametrize("n", [3, 300])
-async def test_a_batch_ends_delivered(tmp_path: Path, n: int) -> None:
-    _, statuses = await steps_of_a_batch(tmp_path / "store.db", n)
-    assert {DeliveryStatus.DELIVERED} == statuses
+async def steps_of_an_expiry(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
+    """Expire an announcement with ``n`` open deliveries."""
+    db = await counting_db(path, expires_at=later(60).isoformat())
+    try:
+        fan_out(db, n)
+        changes, _ = queue.expire(db, later(60).timestamp())
+        assert n == len(changes)
+        return db.steps, statuses(db)
+    finally:
+        db.close()
 
 
-async def test_a_batch_costs_the_same_steps_whatever_its_size(tmp_path: Path) -> None:
-    few, _ = await steps_of_a_batch(tmp_path / "few.db", 3)
-    many, _ = await steps_of_a_batch(tmp_path / "many.db", 300)
+async def steps_of_a_reclaim(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
+    """Take back ``n`` leases that ran out (a worker stopped mid-send) and claim them again."""
+    db = await counting_db(path)
+    try:
+        fan_out(db, n)
+        now = T0.timestamp()
+        queue.claim(db, "sms", limit=n, now=now, lease_seconds=30, repeatable=True)
+        again, _ = queue.claim(db, "sms", limit=n, now=now + 60, lease_seconds=30, repeatable=True)
+        assert n == len(again)
+        [(unknown,)] = db.execute(
+            "SELECT count(*) FROM attempts WHERE outcome = 'unknown'"
+        ).fetchall()
+        assert n == unknown
+        return db.steps, statuses(db)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "end"),
+    [
+        (steps_of_a_batch, DeliveryStatus.DELIVERED),
+        (steps_of_an_expiry, DeliveryStatus.EXPIRED),
+        (steps_of_a_reclaim, DeliveryStatus.SENDING),
+    ],
+    ids=["send-and-receipts", "expiry", "lease-reclaim"],
+)
+async def test_a_batch_costs_the_same_steps_whatever_its_size(
+    tmp_path: Path, path: Any, end: DeliveryStatus
+) -> None:
+    few, few_end = await path(tmp_path / "few.db", 3)
+    many, many_end = await path(tmp_path / "many.db", 300)
+    assert {end} == few_end == many_end
     assert few == many
