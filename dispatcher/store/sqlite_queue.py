@@ -520,7 +520,8 @@ def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list
     ids = json.dumps(due)
     # Read, then moved by the same WHERE in the same transaction: the rows of a large
     # announcement come out as one JSON value, not one RETURNING step each.
-    open_rows = "WHERE announcement_id IN (SELECT value FROM json_each(?)) " + (
+    open_rows = (
+        "WHERE announcement_id IN (SELECT value FROM json_each(?)) "
         "AND status IN ('queued', 'retry_wait')"
     )
     gone = _rows(
@@ -551,6 +552,8 @@ def overdue_fallbacks(db: sqlite3.Connection, now: float, limit: int) -> list[St
         "LIMIT ?)",
         (now, limit),
     )
+    if not due:
+        return []
     db.execute(
         "UPDATE deliveries SET fallback_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
         (json.dumps([r[0] for r in due]),),
