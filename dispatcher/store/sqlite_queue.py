@@ -88,13 +88,15 @@ def _columns(*names: str) -> str:
     return ", ".join(f"json_extract(value, '$[{i}]') AS {name}" for i, name in enumerate(names))
 
 
-# What a daily cap counts (see Store.recent_counts), by the deliveries_contact index.
+# What a daily cap counts (see Store.recent_counts), by the deliveries_contact index: one
+# JSON array of [contact id, channel, count] for a fan-out batch's contacts.
 RECENT_COUNTS_SQL = (
+    "SELECT json_group_array(json_array(contact_id, channel, n)) FROM ("
     "SELECT contact_id, channel, count(*) AS n FROM deliveries "
     "WHERE contact_id IN (SELECT value FROM json_each(?)) "
     "AND created_at >= ? AND created_at < ? "
     "AND priority_rank > 0 AND status NOT IN ('suppressed', 'cancelled', 'expired') "
-    "GROUP BY contact_id, channel"
+    "GROUP BY contact_id, channel)"
 )
 
 
@@ -126,7 +128,7 @@ def insert_deliveries(
     StaleCountsError when ``counted`` no longer holds (see Store.add_deliveries)."""
     if counted is not None and counted.contact_ids:
         ids, since, until = counted.contact_ids, counted.since, counted.until
-        found = _fetchall(db, RECENT_COUNTS_SQL, recent_counts_params(ids, since, until))
+        found = _rows(db, RECENT_COUNTS_SQL, recent_counts_params(ids, since, until))
         if day_counts(found, ids, since, until).counts != counted.counts:
             raise StaleCountsError(
                 f"another fan-out wrote to these {len(counted.contact_ids)} people meanwhile"

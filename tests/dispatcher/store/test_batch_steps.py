@@ -9,13 +9,14 @@ counted on a ``sqlite3.Connection`` that sees every row cross into or out of Pyt
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from store_helpers import T0, announce, later
 
-from dispatcher.store import AttemptRecord, NewDelivery, Outcome, SQLiteStore
+from dispatcher.store import AttemptRecord, DayCounts, NewDelivery, Outcome, SQLiteStore
 from dispatcher.store import sqlite_queue as queue
 from schemas import AnnouncementStatus, AttemptOutcome, DeliveryStatus, Priority, ReceiptIn
 
@@ -99,6 +100,27 @@ async def steps_of_a_batch(path: Path, n: int) -> tuple[int, set[DeliveryStatus]
         db.close()
 
 
+async def steps_of_a_capped_fan_out(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
+    """Fan ``n`` contacts out twice under a daily cap: each batch counts their deliveries of
+    the day again inside the write (one for each contact, the second time)."""
+    db = await counting_db(path)
+    try:
+        since, until = T0 - timedelta(hours=8), T0 + timedelta(hours=16)
+        ids = tuple(f"c{i}" for i in range(n))
+        for channel, counts in (("sms", {}), ("zalo", {(c, "sms"): 1 for c in ids})):
+            new = [
+                NewDelivery("a1", channel, f"+849100{i:05d}", Priority.NORMAL, T0, contact_id=c)
+                for i, c in enumerate(ids)
+            ]
+            counted = DayCounts(ids, since, until, counts)
+            assert n == queue.insert_deliveries(
+                db, new, announcement_id="a1", cursor="c", counted=counted
+            )
+        return db.steps, statuses(db)
+    finally:
+        db.close()
+
+
 async def steps_of_an_expiry(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
     """Expire an announcement with ``n`` open deliveries."""
     db = await counting_db(path, expires_at=later(60).isoformat())
@@ -133,10 +155,11 @@ async def steps_of_a_reclaim(path: Path, n: int) -> tuple[int, set[DeliveryStatu
     ("path", "end"),
     [
         (steps_of_a_batch, DeliveryStatus.DELIVERED),
+        (steps_of_a_capped_fan_out, DeliveryStatus.QUEUED),
         (steps_of_an_expiry, DeliveryStatus.EXPIRED),
         (steps_of_a_reclaim, DeliveryStatus.SENDING),
     ],
-    ids=["send-and-receipts", "expiry", "lease-reclaim"],
+    ids=["send-and-receipts", "capped-fan-out", "expiry", "lease-reclaim"],
 )
 async def test_a_batch_costs_the_same_steps_whatever_its_size(
     tmp_path: Path, path: Any, end: DeliveryStatus
