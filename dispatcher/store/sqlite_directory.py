@@ -189,12 +189,9 @@ class SQLiteDirectory(SQLiteConnections):
         """Contacts by id."""
         if not ids:
             return {}
-        found = await self._fetchall(
-            f"SELECT {rows.CONTACT_COLUMNS} FROM contacts "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(ids)),),
-        )
-        return {row["id"]: rows.contact(row) for row in found}
+        # One JSON value for the batch (a worker reads a send batch's contacts at once).
+        [(found,)] = await self._fetchall(rows.CONTACTS_BY_ID_SQL, (json.dumps(list(ids)),))
+        return {c.id: c for c in rows.contacts(found)}
 
     # -- replies and opt-outs --------------------------------------------------------------
     async def add_opt_out(self, channel: str, address: str, source: str, now: datetime) -> bool:

@@ -73,6 +73,20 @@ def contact(row: Row) -> Contact:
     )
 
 
+# Contacts by id (a JSON array of ids) as one JSON array of objects, read by contacts().
+CONTACTS_BY_ID_SQL = (
+    "SELECT json_group_array(json_object('id', id, 'name', name, 'area_code', area_code, "
+    "'language', language, 'tags', json(tags), 'addresses', json(addresses), "
+    "'opt_outs', json(opt_outs), 'preferred_channels', json(preferred_channels))) "
+    "FROM contacts WHERE id IN (SELECT value FROM json_each(?))"
+)
+
+
+def contacts(found: str) -> list[Contact]:
+    """The contacts of CONTACTS_BY_ID_SQL."""
+    return [Contact.model_construct(**fields) for fields in json.loads(found)]
+
+
 RECIPIENT_COLUMNS = "id, addresses, opt_outs, preferred_channels"
 
 
