@@ -15,6 +15,7 @@ wait behind a bulk send's reads either.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -133,6 +134,14 @@ class SQLiteConnections:
             async with self._lock:
                 return list(await reader.execute_fetchall(sql, params))
         return list(await reader.execute_fetchall(sql, params))
+
+    async def _fetch_rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        """The rows of ``sql``, a ``SELECT json_group_array(...)``, parsed: a batch crosses
+        from the reader's thread in one step, not one a row, each of which would have to win
+        the GIL back from the event loop (see :mod:`dispatcher.store.sqlite_queue`)."""
+        [(found,)] = await self._fetchall(sql, params)
+        rows: list[Any] = json.loads(found)
+        return rows
 
     async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         found = await self._fetchall(sql, params)

@@ -180,17 +180,14 @@ class SQLiteDirectory(SQLiteConnections):
     ) -> list[Recipient]:
         """Contacts matching ``audience``, by id, after ``after``."""
         sql, params = audience_query(audience, after=after, limit=limit)
-        # One JSON value for the batch: one step of the reader's thread, not one a contact
-        # (see dispatcher.store.sqlite_queue).
-        [(found,)] = await self._fetchall(rows.recipients_sql(sql), params)
-        return rows.recipients(found)
+        return rows.recipients(await self._fetch_rows(rows.recipients_sql(sql), params))
 
     async def get_contacts(self, ids: Sequence[str]) -> dict[str, Contact]:
         """Contacts by id."""
         if not ids:
             return {}
         # One JSON value for the batch (a worker reads a send batch's contacts at once).
-        [(found,)] = await self._fetchall(rows.CONTACTS_BY_ID_SQL, (json.dumps(list(ids)),))
+        found = await self._fetch_rows(rows.CONTACTS_BY_ID_SQL, (json.dumps(list(ids)),))
         return {c.id: c for c in rows.contacts(found)}
 
     # -- replies and opt-outs --------------------------------------------------------------

@@ -130,10 +130,10 @@ class SQLitePeople(SQLiteConnections):
         a delivery held for the morning counts on the morning's day)."""
         if not contact_ids:
             return day_counts([], contact_ids, since, until)
-        [(found,)] = await self._fetchall(
+        found = await self._fetch_rows(
             RECENT_COUNTS_SQL, recent_counts_params(contact_ids, since, until)
         )
-        return day_counts(json.loads(found), contact_ids, since, until)
+        return day_counts(found, contact_ids, since, until)
 
     async def search_areas(self, query: str, *, limit: int) -> list[Area]:
         """Areas whose name contains ``query``, with or without tone marks; shortest first."""

@@ -82,9 +82,9 @@ CONTACTS_BY_ID_SQL = (
 )
 
 
-def contacts(found: str) -> list[Contact]:
-    """The contacts of CONTACTS_BY_ID_SQL."""
-    return [Contact.model_construct(**fields) for fields in json.loads(found)]
+def contacts(found: list[dict[str, Any]]) -> list[Contact]:
+    """The contacts of CONTACTS_BY_ID_SQL, its JSON parsed."""
+    return [Contact.model_construct(**fields) for fields in found]
 
 
 RECIPIENT_COLUMNS = "id, addresses, opt_outs, preferred_channels"
@@ -98,9 +98,9 @@ def recipients_sql(sql: str) -> str:
     )
 
 
-def recipients(found: str) -> list[Recipient]:
-    """The rows of :func:`recipients_sql`, in id order."""
-    batch = [Recipient(*row) for row in json.loads(found)]
+def recipients(found: list[list[Any]]) -> list[Recipient]:
+    """The rows of :func:`recipients_sql`, its JSON parsed, in id order."""
+    batch = [Recipient(*row) for row in found]
     batch.sort(key=lambda r: r.id)  # an aggregate keeps its subquery's order in practice only
     return batch
 
