@@ -6,13 +6,13 @@ keys and the directory in ``sqlite_directory``, the queue's SQL in ``sqlite_queu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from sqlite3 import Connection
 from typing import Any
 
+from dispatcher import jsontext
 from dispatcher.errors import NotFoundError
 from dispatcher.events import StatusChange
 from dispatcher.store import sqlite_queue as queue
@@ -114,7 +114,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         found = await self._fetchall(
             f"SELECT {rows.ANNOUNCEMENT_COLUMNS} FROM announcements "
             "WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(ids)),),
+            (jsontext.dumps(list(ids)),),
         )
         return {row["id"]: rows.announcement(row) for row in found}
 
@@ -122,7 +122,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         """The current status of each announcement in ``ids``."""
         found = await self._fetchall(
             "SELECT id, status FROM announcements WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(ids)),),
+            (jsontext.dumps(list(ids)),),
         )
         return {row["id"]: AnnouncementStatus(row["status"]) for row in found}
 
@@ -172,7 +172,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
             "status": status.value,
             "now": rows.ts(now),
             "id": announcement_id,
-            "expected": json.dumps([s.value for s in expected]),
+            "expected": jsontext.dumps([s.value for s in expected]),
         }
         return await self._transaction(lambda db: db.execute(sql, params).rowcount == 1)
 
@@ -252,7 +252,7 @@ class SQLiteStore(SQLiteDirectory, SQLitePeople, SQLiteState, Store):
         """Extend leases still held under these tokens."""
         if not lease_tokens:
             return 0
-        params = (until.timestamp(), json.dumps(list(lease_tokens)))
+        params = (until.timestamp(), jsontext.dumps(list(lease_tokens)))
         return await self._transaction(lambda db: db.execute(_RENEW_LEASES, params).rowcount)
 
     async def record_outcomes(

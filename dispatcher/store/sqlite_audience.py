@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from dispatcher import jsontext
 from dispatcher.store import sqlite_rows as rows
 from schemas import Audience
 
@@ -34,14 +34,14 @@ def audience_query(
         both: list[str] = []
         if audience.areas:
             ctes.append(_SUBTREE.format(name="inc_area"))
-            params["inc_area"] = json.dumps(audience.areas)
+            params["inc_area"] = jsontext.dumps(audience.areas)
             both.append("+c.area_code IN (SELECT code FROM inc_area)")
         if audience.tags:
-            params["inc_tag"] = json.dumps(audience.tags)
+            params["inc_tag"] = jsontext.dumps(audience.tags)
             both.append(_HAS_TAG.format(name="inc_tag"))
         selectors.append("(" + " AND ".join(both) + ")")
     if audience.contact_ids:
-        params["inc_id"] = json.dumps(audience.contact_ids)
+        params["inc_id"] = jsontext.dumps(audience.contact_ids)
         selectors.append("c.id IN (SELECT value FROM json_each(:inc_id))")
     if not selectors:
         selectors.append("0")
@@ -49,13 +49,13 @@ def audience_query(
     exclude = audience.exclude
     if exclude.areas:
         ctes.append(_SUBTREE.format(name="exc_area"))
-        params["exc_area"] = json.dumps(exclude.areas)
+        params["exc_area"] = jsontext.dumps(exclude.areas)
         excluded.append("coalesce(+c.area_code IN (SELECT code FROM exc_area), 0)")
     if exclude.tags:
-        params["exc_tag"] = json.dumps(exclude.tags)
+        params["exc_tag"] = jsontext.dumps(exclude.tags)
         excluded.append(_HAS_TAG.format(name="exc_tag"))
     if exclude.contact_ids:
-        params["exc_id"] = json.dumps(exclude.contact_ids)
+        params["exc_id"] = jsontext.dumps(exclude.contact_ids)
         excluded.append("c.id IN (SELECT value FROM json_each(:exc_id))")
     with_clause = ("WITH RECURSIVE " + ", ".join(ctes) + " ") if ctes else ""
     not_excluded = "".join(f" AND NOT ({e})" for e in excluded)

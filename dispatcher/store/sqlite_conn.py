@@ -15,7 +15,6 @@ wait behind a bulk send's reads either.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from dispatcher import jsontext
 from dispatcher.errors import DispatcherError
 from dispatcher.store.migrations import migrate
 from dispatcher.store.urgency import PriorityLock, is_urgent
@@ -140,7 +140,7 @@ class SQLiteConnections:
         from the reader's thread in one step, not one a row, each of which would have to win
         the GIL back from the event loop (see :mod:`dispatcher.store.sqlite_queue`)."""
         [(found,)] = await self._fetchall(sql, params)
-        rows: list[Any] = json.loads(found)
+        rows: list[Any] = jsontext.loads(found)
         return rows
 
     async def _fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:

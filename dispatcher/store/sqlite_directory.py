@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from sqlite3 import Connection
 from typing import Any
 
+from dispatcher import jsontext
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import ApiKey, Recipient
 from dispatcher.store.sqlite_audience import audience_query
@@ -57,10 +57,10 @@ def _write_contacts(db: Connection, contacts: Sequence[Contact], stamp: float | 
                 c.name,
                 c.area_code,
                 c.language,
-                json.dumps(c.tags, ensure_ascii=False),
-                json.dumps(c.addresses, ensure_ascii=False),
-                json.dumps(c.opt_outs),
-                json.dumps(c.preferred_channels),
+                jsontext.dumps(c.tags),
+                jsontext.dumps(c.addresses),
+                jsontext.dumps(c.opt_outs),
+                jsontext.dumps(c.preferred_channels),
                 stamp,
                 stamp,
             )
@@ -187,7 +187,7 @@ class SQLiteDirectory(SQLiteConnections):
         if not ids:
             return {}
         # One JSON value for the batch (a worker reads a send batch's contacts at once).
-        found = await self._fetch_rows(rows.CONTACTS_BY_ID_SQL, (json.dumps(list(ids)),))
+        found = await self._fetch_rows(rows.CONTACTS_BY_ID_SQL, (jsontext.dumps(list(ids)),))
         return {c.id: c for c in rows.contacts(found)}
 
     # -- replies and opt-outs --------------------------------------------------------------
@@ -202,7 +202,7 @@ class SQLiteDirectory(SQLiteConnections):
         found = await self._fetchall(
             "SELECT address FROM opt_outs WHERE channel = ? "
             "AND address IN (SELECT value FROM json_each(?))",
-            (channel, json.dumps(list(addresses))),
+            (channel, jsontext.dumps(list(addresses))),
         )
         return {row["address"] for row in found}
 

@@ -3,11 +3,11 @@ export, per-person counts for caps, and area search."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from sqlite3 import Connection
 
+from dispatcher import jsontext
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import DayCounts, Page
 from dispatcher.store.sqlite_conn import SQLiteConnections
@@ -41,7 +41,7 @@ def _erase(db: Connection, contact_id: str, now: float) -> bool:
     row = db.execute("SELECT addresses FROM contacts WHERE id = ?", (contact_id,)).fetchone()
     if row is None:
         return False
-    addresses = json.loads(row["addresses"])
+    addresses = jsontext.loads(row["addresses"])
     db.execute(
         "UPDATE contacts SET name = '', area_code = NULL, tags = '[]', addresses = '{}', "
         "preferred_channels = '[]', erased_at = ?, updated_at = ? WHERE id = ?",
@@ -74,7 +74,7 @@ class SQLitePeople(SQLiteConnections):
             "JOIN (SELECT json_extract(value, '$[0]') AS channel, "
             "json_extract(value, '$[1]') AS address FROM json_each(?)) w "
             "ON a.channel = w.channel AND a.address = w.address",
-            (json.dumps([list(p) for p in pairs]),),
+            (jsontext.dumps([list(p) for p in pairs]),),
         )
         return {(r["channel"], r["address"]): r["contact_id"] for r in found}
 
@@ -150,7 +150,7 @@ class SQLitePeople(SQLiteConnections):
             return set()
         found = await self._fetchall(
             "SELECT code FROM areas WHERE code IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(codes)),),
+            (jsontext.dumps(list(codes)),),
         )
         return {r["code"] for r in found}
 

@@ -16,7 +16,6 @@ step, so the SQL of 500 rows runs beside the event loop, not in 500 turns with i
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 from collections import defaultdict
@@ -25,6 +24,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from dispatcher import jsontext
 from dispatcher.events import StatusChange
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import (
@@ -72,14 +72,14 @@ def _rows(db: sqlite3.Connection, sql: str, params: Any = ()) -> list[list[Any]]
     step for the whole result (see the module's docstring). SQLite writes a REAL to JSON
     with 15 significant digits: read exact floats with ``_fetchall``."""
     (found,) = db.execute(sql, params).fetchone()
-    rows: list[list[Any]] = json.loads(found)
+    rows: list[list[Any]] = jsontext.loads(found)
     return rows
 
 
 def _batch(values: Sequence[Sequence[Any]]) -> str:
     """Rows of parameters as the JSON array a ``json_each`` statement reads them from (floats
     go in exact: SQLite reads JSON numbers to the nearest double)."""
-    return json.dumps(values, ensure_ascii=False, allow_nan=False)
+    return jsontext.dumps(values)
 
 
 def _columns(*names: str) -> str:
@@ -104,7 +104,7 @@ def recent_counts_params(
     contact_ids: Sequence[str], since: datetime, until: datetime
 ) -> tuple[str, float, float]:
     """The parameters of RECENT_COUNTS_SQL."""
-    return json.dumps(list(contact_ids)), since.timestamp(), until.timestamp()
+    return jsontext.dumps(list(contact_ids)), since.timestamp(), until.timestamp()
 
 
 def day_counts(
@@ -177,7 +177,7 @@ def _reclaim_expired(
     )
     if not stale:
         return []
-    ids = json.dumps([r[0] for r in stale])
+    ids = jsontext.dumps([r[0] for r in stale])
     # The attempt started when the lease was taken: its updated_at, copied inside SQLite.
     db.execute(
         "INSERT OR IGNORE INTO attempts (delivery_id, number, started_at, outcome, reason) "
@@ -254,7 +254,7 @@ def record_outcomes(
             f"SELECT json_group_array(json_array({_CHANGE_COLUMNS}, lease_token)) "
             "FROM deliveries WHERE status = 'sending' "
             "AND id IN (SELECT value FROM json_each(?))",
-            (json.dumps([int(o.delivery_id) for o in outcomes]),),
+            (jsontext.dumps([int(o.delivery_id) for o in outcomes]),),
         )
     }
     # One pass builds every row's parameters: a bulk send records 500 outcomes at a time.
@@ -366,7 +366,7 @@ def _apply_early_receipts(
             db,
             f"SELECT {_PENDING_COLUMNS} FROM receipts WHERE delivery_id IS NULL AND channel = ? "
             "AND provider_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            (channel, json.dumps(ids)),
+            (channel, jsontext.dumps(ids)),
         )
         if waiting:
             changes.extend(_apply(db, channel, waiting, now))
@@ -474,7 +474,7 @@ def _match(
             f"SELECT json_group_array(json_array({_CHANGE_COLUMNS}, status, provider_id)) "
             "FROM deliveries "
             "WHERE channel = ? AND provider_id IN (SELECT value FROM json_each(?))",
-            (channel, json.dumps(ids)),
+            (channel, jsontext.dumps(ids)),
         )
     }
     changes: list[StatusChange] = []
@@ -519,7 +519,7 @@ def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list
     ]
     if not due:
         return [], []
-    ids = json.dumps(due)
+    ids = jsontext.dumps(due)
     # Read, then moved by the same WHERE in the same transaction: the rows of a large
     # announcement come out as one JSON value, not one RETURNING step each.
     open_rows = (
@@ -558,7 +558,7 @@ def overdue_fallbacks(db: sqlite3.Connection, now: float, limit: int) -> list[St
         return []
     db.execute(
         "UPDATE deliveries SET fallback_at = NULL WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps([r[0] for r in due]),),
+        (jsontext.dumps([r[0] for r in due]),),
     )
     reason = "not delivered by the fallback deadline"
     return [replace(_change(r, DeliveryStatus.SENT, reason), overdue=True) for r in due]

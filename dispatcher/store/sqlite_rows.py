@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
+from dispatcher import jsontext
 from dispatcher.store.base import Recipient
 from schemas import (
     Announcement,
@@ -111,7 +111,7 @@ def _json(text: str) -> Any:
         return []
     if text == "{}":
         return {}
-    return json.loads(text)
+    return jsontext.loads(text)
 
 
 DELIVERY_COLUMNS = (

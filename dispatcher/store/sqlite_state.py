@@ -3,12 +3,12 @@ the released announcements the public feeds show."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from sqlite3 import Connection
 from typing import Any
 
+from dispatcher import jsontext
 from dispatcher.store import sqlite_rows as rows
 from dispatcher.store.base import Page, StateEntry
 from dispatcher.store.sqlite_conn import SQLiteConnections
@@ -18,7 +18,7 @@ from schemas import Announcement
 def _entry(row: Any) -> StateEntry:
     return StateEntry(
         key=row["key"],
-        value=json.loads(row["value"]),
+        value=jsontext.loads(row["value"]),
         version=row["version"],
         updated_at=rows.dt_req(row["updated_at"]),
     )
@@ -72,7 +72,7 @@ class SQLiteState(SQLiteConnections):
         expect_version: int | None = None,
     ) -> int | None:
         """Write a document; with ``expect_version`` only over that version (0: absent)."""
-        text = json.dumps(value, ensure_ascii=False)
+        text = jsontext.dumps(value)
         return await self._transaction(
             lambda db: _put(db, (namespace, key), text, rows.ts(now), expect_version)
         )
@@ -118,7 +118,7 @@ class SQLiteState(SQLiteConnections):
             "WITH RECURSIVE sub(code) AS (SELECT value FROM json_each(?) "
             "UNION SELECT a.code FROM areas a JOIN sub ON a.parent_code = sub.code) "
             "SELECT code FROM sub",
-            (json.dumps(list(codes)),),
+            (jsontext.dumps(list(codes)),),
         )
         return {row["code"] for row in found}
 
