@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dispatcher import jsontext
 from dispatcher.channel import (
     Accepted,
     Channel,
@@ -100,6 +101,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "in_lanes",
+    "jsontext",
     "kept_secret",
     "load_settings",
     "make_plugin_manager",

@@ -47,6 +47,7 @@ from dispatcher import (
     SendResult,
     TransientDeliveryError,
     in_lanes,
+    jsontext,
 )
 from plugins.sms.generic_config import (
     BasicAuth,
@@ -111,6 +112,7 @@ class GenericHttpTransport(SmsTransport):
             # ``parallel`` bounds the requests of one send, the channel's concurrency the
             # sends: aiohttp's own cap (100) would only queue requests beyond it, at a cost.
             connector=aiohttp.TCPConnector(limit=0),
+            json_serialize=jsontext.dumps,
         )
 
     async def send(self, batch: Sequence[SmsOut]) -> list[SendResult]:
@@ -199,9 +201,9 @@ class GenericHttpTransport(SmsTransport):
             raise gateway_error(exc, self.channel, settings) from exc
         self._raise_for_status(status, raw, retry_after)
         try:
-            answer = json.loads(raw)
+            answer = jsontext.loads(raw)
         except ValueError:
-            answer = None
+            answer = _lenient_json(raw)
         self._raise_for_refusal(status, answer)
         return answer
 
@@ -402,3 +404,12 @@ def form_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+def _lenient_json(raw: bytes) -> Any:
+    """What the standard library reads of an answer orjson refused (a byte-order mark, UTF-16
+    from some gateways), or None."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None

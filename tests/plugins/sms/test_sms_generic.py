@@ -172,6 +172,17 @@ async def test_nested_json_template_keeps_types_and_reads_id_path(
     assert expected == gateway.seen[0].json()
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"], ids=["byte-order-mark", "utf-16"])
+async def test_an_answer_in_another_unicode_form_is_still_read(
+    transport: Factory, gateway: Gateway, encoding: str
+) -> None:
+    # Some gateways put a byte-order mark before their JSON, or answer in UTF-16.
+    body = json.dumps({"id": "gw-7", "note": "đã nhận"}, ensure_ascii=False).encode(encoding)
+    gateway.answer = lambda seen: web.Response(body=body, content_type="application/json")
+    sender = await transport("")
+    assert [Accepted(provider_id="gw-7")] == await sender.send([out(1)])
+
+
 async def test_form_body(transport: Factory, gateway: Gateway) -> None:
     sender = await transport(
         """
