@@ -362,13 +362,15 @@ def _apply_early_receipts(
             by_channel[channel].append(provider_id)
     changes: list[StatusChange] = []
     for channel, ids in by_channel.items():
-        waiting = _fetchall(
+        waiting = _rows(
             db,
-            f"SELECT {_PENDING_COLUMNS} FROM receipts WHERE delivery_id IS NULL AND channel = ? "
-            "AND provider_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            f"SELECT json_group_array(json_array({_PENDING_COLUMNS})) FROM receipts "
+            "WHERE delivery_id IS NULL AND channel = ? "
+            "AND provider_id IN (SELECT value FROM json_each(?))",
             (channel, jsontext.dumps(ids)),
         )
         if waiting:
+            waiting.sort(key=lambda r: r[0])  # applied in the order they came
             changes.extend(_apply(db, channel, waiting, now))
     return changes
 
@@ -445,7 +447,7 @@ _MOVE_ON_RECEIPTS = (
 )
 
 # A receipt as _match reads it: (id, provider id, status, provider code, detail).
-Pending = tuple[int, str, str, str | None, str | None]
+Pending = Sequence[Any]
 _PENDING_COLUMNS = "id, provider_id, status, provider_code, detail"
 
 

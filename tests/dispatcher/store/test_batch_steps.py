@@ -100,6 +100,35 @@ async def steps_of_a_batch(path: Path, n: int) -> tuple[int, set[DeliveryStatus]
         db.close()
 
 
+async def steps_of_receipts_before_the_send(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
+    """Claim ``n`` deliveries; their receipts come before their sends are recorded (a fast
+    gateway reports while the rest of the batch is still in flight), are kept unmatched,
+    and are applied when the sends are recorded."""
+    db = await counting_db(path)
+    try:
+        now = T0.timestamp()
+        fan_out(db, n)
+        claimed, _ = queue.claim(db, "sms", limit=n, now=now, lease_seconds=30, repeatable=True)
+        receipts = [
+            ReceiptIn(channel="sms", provider_id=f"p{c.id}", status=DeliveryStatus.DELIVERED)
+            for c in claimed
+        ]
+        applied, _ = queue.add_receipts(db, receipts, now)
+        assert [False] * n == applied
+        attempt = AttemptRecord(number=1, started_at=T0, outcome=AttemptOutcome.ACCEPTED)
+        outcomes = [
+            Outcome(c.id, c.lease_token, DeliveryStatus.SENT, attempt, provider_id=f"p{c.id}")
+            for c in claimed
+        ]
+        changes = queue.record_outcomes(db, outcomes, later(1).timestamp())
+        assert [DeliveryStatus.SENT] * n + [DeliveryStatus.DELIVERED] * n == [
+            c.status for c in changes
+        ]
+        return db.steps, statuses(db)
+    finally:
+        db.close()
+
+
 async def steps_of_a_capped_fan_out(path: Path, n: int) -> tuple[int, set[DeliveryStatus]]:
     """Fan ``n`` contacts out twice under a daily cap: each batch counts their deliveries of
     the day again inside the write (one for each contact, the second time)."""
@@ -155,11 +184,12 @@ async def steps_of_a_reclaim(path: Path, n: int) -> tuple[int, set[DeliveryStatu
     ("path", "end"),
     [
         (steps_of_a_batch, DeliveryStatus.DELIVERED),
+        (steps_of_receipts_before_the_send, DeliveryStatus.DELIVERED),
         (steps_of_a_capped_fan_out, DeliveryStatus.QUEUED),
         (steps_of_an_expiry, DeliveryStatus.EXPIRED),
         (steps_of_a_reclaim, DeliveryStatus.SENDING),
     ],
-    ids=["send-and-receipts", "capped-fan-out", "expiry", "lease-reclaim"],
+    ids=["send-and-receipts", "receipts-before-send", "capped-fan-out", "expiry", "lease-reclaim"],
 )
 async def test_a_batch_costs_the_same_steps_whatever_its_size(
     tmp_path: Path, path: Any, end: DeliveryStatus
