@@ -279,3 +279,7 @@ main.add_command(status)
 main.add_command(deliveries)
 main.add_command(contacts)
 main.add_command(areas)
+
+
+if __name__ == "__main__":  # python -m dispatcher.cli, where the thongbao script is not installed
+    main()
