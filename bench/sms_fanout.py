@@ -42,6 +42,7 @@ import aiohttp
 from dispatcher.cli_support import event_loop_factory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import store_trace
 from gateway import GatewayProcess
 
 PROVINCE = "79"
@@ -175,10 +176,16 @@ class Service:
     """``thongbao serve`` on one directory, its config written for one gateway shape."""
 
     def __init__(
-        self, workdir: Path, variant: Variant | None, gateway_url: str, workers: int = 0
+        self,
+        workdir: Path,
+        variant: Variant | None,
+        gateway_url: str,
+        workers: int = 0,
+        trace: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.workers = workers
+        self.trace = trace  # --trace-store: where serve and workers write their traces
         self.helpers: list[subprocess.Popen[bytes]] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -233,12 +240,22 @@ class Service:
         """The staff key's header."""
         return {"Authorization": f"Bearer {self.token}"}
 
+    def run_env(self) -> dict[str, str]:
+        """The environment of ``serve`` and its workers: with ``trace``, each times its
+        store's write transactions (``bench/store_trace.py``)."""
+        env = self.env()
+        if self.trace is not None:
+            paths = [str(store_trace.SITE), env.get("PYTHONPATH", "")]
+            env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+            env[store_trace.ENV] = str(self.trace)
+        return env
+
     async def start(self) -> None:
         """Start ``thongbao serve``; return once ``/healthz`` answers."""
         with (self.workdir / "serve.err").open("ab") as err:
             self.process = subprocess.Popen(
                 [*thongbao_command(), "serve"],
-                env=self.env(),
+                env=self.run_env(),
                 cwd=self.workdir,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
@@ -247,7 +264,7 @@ class Service:
             self.helpers = [
                 subprocess.Popen(
                     [*thongbao_command(), "worker"],
-                    env=self.env(),
+                    env=self.run_env(),
                     cwd=self.workdir,
                     stdout=subprocess.DEVNULL,
                     stderr=err,
@@ -468,12 +485,17 @@ async def poll(
 
 
 async def fanout_run(
-    root: Path, run_dir: Path, gateway: GatewayProcess, variant: Variant, profile: Path | None
+    root: Path,
+    run_dir: Path,
+    gateway: GatewayProcess,
+    variant: Variant,
+    profile: Path | None,
+    trace: Path | None = None,
 ) -> RunResult:
     """POST one announcement to the N contacts and time it."""
     template = await prepare_directory(root, variant.n, gateway.url)
     copy_directory(template, run_dir)
-    service = Service(run_dir, variant, gateway.url, variant.workers)
+    service = Service(run_dir, variant, gateway.url, variant.workers, trace)
     result = RunResult()
     await service.start()
     try:
@@ -727,6 +749,15 @@ def variants(args: argparse.Namespace) -> list[Variant]:
     return found
 
 
+def print_traces(trace: Path) -> None:
+    """The table of each process's store trace (serve, then any workers, by pid)."""
+    for path in sorted(trace.parent.glob(f"{trace.name}-*.tsv")):
+        rows, busy = store_trace.summarise(store_trace.read(path))
+        print(f"  store writes of process {path.stem.rsplit('-', 1)[1]} ({path}):\n")
+        print("\n".join(f"    {line}" for line in store_trace.table(rows, busy).splitlines()))
+        print(flush=True)
+
+
 async def run_variant(
     root: Path, variant: Variant, args: argparse.Namespace, counter: Iterator[int]
 ) -> list[RunResult]:
@@ -738,12 +769,18 @@ async def run_variant(
             if variant.name.partition(":")[0] == "emergency":
                 result = await emergency_run(root, run_dir, gateway, variant, args.tries)
             else:
-                profile = None
+                profile = trace = None
                 if args.profile and variant.name in args.profile.split(",") and run == 0:
                     profile = Path(args.out) / f"profile-{variant.name}.txt"
+                if variant.name in args.trace_store.split(",") and run == 0:
+                    trace = Path(args.out) / f"store-trace-{variant.name}"
+                    for old in trace.parent.glob(f"{trace.name}-*.tsv"):
+                        old.unlink()
                 before = await ceiling(gateway, variant)
-                result = await fanout_run(root, run_dir, gateway, variant, profile)
+                result = await fanout_run(root, run_dir, gateway, variant, profile, trace)
                 result.add_ceilings([before, await ceiling(gateway, variant)])
+                if trace is not None:
+                    print_traces(trace)
             print(f"  {variant.name} run {run + 1}: {json.dumps(asdict(result))}", flush=True)
             results.append(result)
             if not args.keep:
@@ -799,6 +836,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500, help="batch endpoint max_size")
     parser.add_argument(
         "--profile", default="", help="variants to profile with py-spy on their first run"
+    )
+    parser.add_argument(
+        "--trace-store",
+        default="",
+        help="variants whose first run times each store write transaction (store_trace.py)",
     )
     parser.add_argument(
         "--out",
