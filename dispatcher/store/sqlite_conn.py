@@ -18,8 +18,9 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -27,6 +28,7 @@ from dispatcher import jsontext
 from dispatcher.errors import DispatcherError
 from dispatcher.store.migrations import migrate
 from dispatcher.store.urgency import PriorityLock, is_urgent
+from dispatcher.store.write_queue import Job, WriteQueue, run_next
 
 T = TypeVar("T")
 
@@ -45,7 +47,8 @@ class SQLiteConnections:
         self._db: aiosqlite.Connection | None = None
         self._rdb: aiosqlite.Connection | None = None
         self._urgent_rdb: aiosqlite.Connection | None = None
-        self._lock = PriorityLock()
+        self._lock = PriorityLock()  # the migrations, and reads of a store in memory
+        self._writes = WriteQueue()
 
     @property
     def file(self) -> Path | None:
@@ -108,20 +111,26 @@ class SQLiteConnections:
         """Run ``work`` as one ``BEGIN IMMEDIATE`` … ``COMMIT`` in the writer's thread, in one
         hop: the write lock is held for the SQL alone, not across turns of a busy event loop
         (an emergency's writes wait for one bulk transaction at most, measured in
-        milliseconds). ``work`` is plain ``sqlite3`` code; any error rolls it back."""
+        milliseconds). ``work`` is plain ``sqlite3`` code; any error rolls it back.
+        Transactions wait in the writer's own queue (:mod:`dispatcher.store.write_queue`),
+        urgent ones first."""
         db = self._writer()
-        async with self._lock:
-            # aiosqlite runs its own calls the same way (``execute`` is ``_execute`` of the
-            # sqlite3 method); there is no public name for running a function of ours.
-            done = asyncio.ensure_future(
-                db._execute(_atomically, db._conn, work, self._busy_s, is_urgent())  # type: ignore[no-untyped-call]
-            )
-            try:
-                return await asyncio.shield(done)
-            except asyncio.CancelledError:
-                # The transaction runs on in the thread: hold the lock until it has ended.
-                await asyncio.wait([done])
-                raise
+        job = Job(work, is_urgent(), asyncio.get_running_loop().create_future())
+        self._writes.put(job)
+        # One call in the connection's thread for each transaction queued; aiosqlite's own
+        # calls go the same way (its queue of (future, function), ``None``: no result back).
+        step = partial(run_next, self._writes, db._conn, partial(_atomically, timeout=self._busy_s))
+        db._tx.put_nowait((None, step))
+        try:
+            return cast(T, await asyncio.shield(job.future))
+        except asyncio.CancelledError:
+            if not self._writes.drop(job):
+                # The transaction runs on in the thread: let it end first, so the caller's
+                # cancellation never leaves one half-way.
+                await asyncio.wait([job.future])
+                if not job.future.cancelled():
+                    job.future.exception()  # seen: its error goes with the cancellation
+            raise
 
     async def _fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         reader = self._urgent_rdb if is_urgent() else self._rdb

@@ -2,8 +2,9 @@
 
 The store has one writer; under a large send its queue holds fan-out batches, claims,
 outcomes and receipts. Code working for an emergency runs inside :func:`urgent` (the API
-storing it, its fan-out, the worker lane that sends it), and the store's
-:class:`PriorityLock` lets such writes through first.
+storing it, its fan-out, the worker lane that sends it), and the writer's queue
+(:mod:`dispatcher.store.write_queue`) runs such writes first. :class:`PriorityLock` does
+the same for the reads of a store kept in memory, which share its one connection.
 """
 
 from __future__ import annotations
