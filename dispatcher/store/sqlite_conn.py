@@ -49,6 +49,7 @@ class SQLiteConnections:
         self._urgent_rdb: aiosqlite.Connection | None = None
         self._lock = PriorityLock()  # the migrations, and reads of a store in memory
         self._writes = WriteQueue()
+        self._sharing = Sharing()
 
     @property
     def file(self) -> Path | None:
@@ -119,7 +120,8 @@ class SQLiteConnections:
         self._writes.put(job)
         # One call in the connection's thread for each transaction queued; aiosqlite's own
         # calls go the same way (its queue of (future, function), ``None``: no result back).
-        step = partial(run_next, self._writes, db._conn, partial(_atomically, timeout=self._busy_s))
+        atomically = partial(_atomically, timeout=self._busy_s, sharing=self._sharing)
+        step = partial(run_next, self._writes, db._conn, atomically)
         db._tx.put_nowait((None, step))
         try:
             return cast(T, await asyncio.shield(job.future))
@@ -163,11 +165,41 @@ class SQLiteConnections:
 # asks more often tends to get the lock first.
 _BUSY_STEPS = (0.0002, 0.0005, 0.001, 0.002)
 _URGENT_STEPS = (0.0001,)
+# While another process writes to the file too, a bulk transaction leaves the lock free this
+# long before it asks: the writer's thread goes from one transaction to the next by itself
+# (see write_queue), and without a gap the other process's emergency, asking every 0.1 ms,
+# would have to hit the microseconds between a COMMIT and the next BEGIN.
+_GAP = 0.0003
+_SHARED_FOR = 1.0  # seconds since our last wait for the lock that "another process writes"
 
 
-def _begin(conn: sqlite3.Connection, timeout: float, urgent: bool = False) -> None:
+class Sharing:
+    """When this connection last had to wait for the write lock: another process writes."""
+
+    __slots__ = ("waited_at",)
+
+    def __init__(self) -> None:
+        self.waited_at = -_SHARED_FOR
+
+    def waited(self) -> None:
+        """The lock was held by another process."""
+        self.waited_at = time.monotonic()
+
+    def lately(self) -> bool:
+        """Whether another process held the lock within the last ``_SHARED_FOR`` seconds."""
+        return time.monotonic() - self.waited_at < _SHARED_FOR
+
+
+def _begin(
+    conn: sqlite3.Connection,
+    timeout: float,
+    urgent: bool = False,
+    sharing: Sharing | None = None,
+) -> None:
     """``BEGIN IMMEDIATE``, trying again in short steps while another process writes, for
     up to ``timeout`` seconds (then SQLite's "database is locked" is raised)."""
+    if sharing is not None and not urgent and sharing.lately():
+        time.sleep(_GAP)
     deadline = time.monotonic() + timeout
     steps = _URGENT_STEPS if urgent else _BUSY_STEPS
     tries = 0
@@ -179,6 +211,8 @@ def _begin(conn: sqlite3.Connection, timeout: float, urgent: bool = False) -> No
             busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # extended codes too
             if not busy or time.monotonic() >= deadline:
                 raise
+            if sharing is not None:
+                sharing.waited()
         time.sleep(steps[min(tries, len(steps) - 1)])
         tries += 1
 
@@ -188,8 +222,9 @@ def _atomically(
     work: Callable[[sqlite3.Connection], T],
     timeout: float,
     urgent: bool = False,
+    sharing: Sharing | None = None,
 ) -> T:
-    _begin(conn, timeout, urgent)
+    _begin(conn, timeout, urgent, sharing)
     try:
         result = work(conn)
     except BaseException:

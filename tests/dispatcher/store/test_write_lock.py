@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatcher.store import SQLiteStore
+from dispatcher.store import SQLiteStore, sqlite_conn
 from schemas import Area
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -64,3 +64,36 @@ async def test_a_write_gives_up_after_busy_timeout_and_the_store_still_works(
         assert await store.known_areas(["01", "02"]) == {"02"}
     finally:
         await store.close()
+
+
+async def test_after_waiting_for_the_other_process_bulk_writes_leave_the_lock_a_gap(
+    store: SQLiteStore, other: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer's thread chains its transactions; once it has met another process at the
+    # lock, each bulk transaction first leaves the lock free for a moment, so an emergency
+    # in the other process (asking every 0.1 ms) gets in between. Urgent ones never wait.
+    assert not store._sharing.lately()  # alone on the file: no gaps
+    other.execute("BEGIN IMMEDIATE")
+    write = asyncio.create_task(store.upsert_areas([Area(code="01", name="Hà Nội")]))
+    await asyncio.sleep(0.05)
+    other.execute("COMMIT")
+    await asyncio.wait_for(write, 5)
+    assert store._sharing.lately()
+
+    slept: list[float] = []
+    monkeypatch.setattr(sqlite_conn.time, "sleep", slept.append)
+    db = sqlite3.connect(other_path(other), isolation_level=None)
+    try:
+        sqlite_conn._begin(db, 1.0, urgent=True, sharing=store._sharing)
+        db.execute("ROLLBACK")
+        assert [] == slept
+        sqlite_conn._begin(db, 1.0, urgent=False, sharing=store._sharing)
+        db.execute("ROLLBACK")
+        assert [sqlite_conn._GAP] == slept
+    finally:
+        db.close()
+
+
+def other_path(conn: sqlite3.Connection) -> str:
+    """The file ``conn`` has open."""
+    return str(conn.execute("PRAGMA database_list").fetchone()[2])
