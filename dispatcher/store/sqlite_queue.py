@@ -9,7 +9,8 @@ A batch's rows go in as one JSON array read by ``json_each`` and come out as one
 ``json_group_array``, not through ``executemany`` and ``fetchall``. The ``sqlite3`` module
 lets go of the interpreter lock around each step of a statement, that is once a row, and
 must win it back from the event loop's thread after each: while that thread is busy, each
-win can wait for the interpreter's switch interval (5 ms). One statement a batch is one
+win can wait for the interpreter's switch interval (5 ms by default; ``thongbao serve``
+sets 1 ms, see ``dispatcher.cli.SWITCH_INTERVAL``). One statement a batch is one
 step, so the SQL of 500 rows runs beside the event loop, not in 500 turns with it
 (``bench/sqlite_gil.py`` measures both).
 """
