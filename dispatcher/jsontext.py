@@ -9,10 +9,13 @@ several times faster.
 
 ``dumps`` stays as strict as ``json.dumps`` where orjson would be lenient: a ``datetime`` or
 a dataclass raises :class:`TypeError` rather than becoming an ISO string or an object. NaN
-and the infinities, which JSON has no number for, become ``null`` (``json.dumps`` wrote
-``NaN``, which is not JSON at all; the store's timestamps are ``NOT NULL``, so a NaN still
-fails there). Text comes out as ``str``: SQLite reads a ``bytes`` parameter as a blob, which
-its JSON functions take for their binary format.
+and the infinities, which JSON has no number for, become ``null``. ``json.dumps`` wrote
+``NaN``, which is not JSON, or (the store's batches, ``allow_nan=False``) raised and lost
+the whole batch's write; now a NaN where a column is ``NOT NULL`` (every timestamp) still
+fails that write, and one where ``NULL`` is allowed (a latency) is stored as unknown.
+
+Text comes out as ``str``: SQLite reads a ``bytes`` parameter as a blob, which its JSON
+functions take for their binary format.
 """
 
 from __future__ import annotations

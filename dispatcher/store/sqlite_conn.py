@@ -116,12 +116,13 @@ class SQLiteConnections:
         Transactions wait in the writer's own queue (:mod:`dispatcher.store.write_queue`),
         urgent ones first."""
         db = self._writer()
+        atomically = partial(_atomically, timeout=self._busy_s, sharing=self._sharing)
+        # Built before the job is queued: every job queued must have its call to follow.
+        step = partial(run_next, self._writes, db._conn, atomically)
         job = Job(work, is_urgent(), asyncio.get_running_loop().create_future())
         self._writes.put(job)
         # One call in the connection's thread for each transaction queued; aiosqlite's own
         # calls go the same way (its queue of (future, function), ``None``: no result back).
-        atomically = partial(_atomically, timeout=self._busy_s, sharing=self._sharing)
-        step = partial(run_next, self._writes, db._conn, atomically)
         db._tx.put_nowait((None, step))
         try:
             return cast(T, await asyncio.shield(job.future))

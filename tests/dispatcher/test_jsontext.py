@@ -46,3 +46,22 @@ def test_a_value_json_has_no_type_for_is_refused_not_coerced(value: object) -> N
     # orjson alone would write an ISO string or an object where the store expects a number.
     with pytest.raises(TypeError, match="not JSON serializable"):
         jsontext.dumps([[value]])
+
+
+def test_nan_and_infinities_become_null_which_a_not_null_column_refuses() -> None:
+    text = jsontext.dumps([[1.5, float("nan"), float("inf")]])
+    assert "[[1.5,null,null]]" == text
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (at REAL NOT NULL, latency REAL)")
+    with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+        db.execute(
+            "INSERT INTO t SELECT json_extract(value, '$[1]'), json_extract(value, '$[0]') "
+            "FROM json_each(?)",
+            (text,),
+        )
+    db.execute(
+        "INSERT INTO t SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+        "FROM json_each(?)",
+        (text,),
+    )
+    assert [(1.5, None)] == db.execute("SELECT at, latency FROM t").fetchall()
