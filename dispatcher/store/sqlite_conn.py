@@ -47,7 +47,7 @@ class SQLiteConnections:
         self._db: aiosqlite.Connection | None = None
         self._rdb: aiosqlite.Connection | None = None
         self._urgent_rdb: aiosqlite.Connection | None = None
-        self._lock = PriorityLock()  # the migrations, and reads of a store in memory
+        self._lock = PriorityLock()  # reads of a store in memory, which share the writer
         self._writes = WriteQueue()
         self._sharing = Sharing()
 
@@ -76,11 +76,16 @@ class SQLiteConnections:
             return
         if not self._memory:
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self._db = await self._connect()
-        async with self._lock:
-            await migrate(self._db)
-        # From here on the writer waits for the lock in _begin, in short steps.
-        await self._db.execute("PRAGMA busy_timeout = 0")
+        db = await self._connect()
+        try:
+            # Migrated before the store takes it as its writer: no transaction comes between.
+            await migrate(db)
+            # From here on the writer waits for the lock in _begin, in short steps.
+            await db.execute("PRAGMA busy_timeout = 0")
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
         self._rdb = self._db if self._memory else await self._connect()
         self._urgent_rdb = self._db if self._memory else await self._connect()
 
@@ -191,15 +196,10 @@ class Sharing:
         return time.monotonic() - self.waited_at < _SHARED_FOR
 
 
-def _begin(
-    conn: sqlite3.Connection,
-    timeout: float,
-    urgent: bool = False,
-    sharing: Sharing | None = None,
-) -> None:
+def _begin(conn: sqlite3.Connection, timeout: float, urgent: bool, sharing: Sharing) -> None:
     """``BEGIN IMMEDIATE``, trying again in short steps while another process writes, for
     up to ``timeout`` seconds (then SQLite's "database is locked" is raised)."""
-    if sharing is not None and not urgent and sharing.lately():
+    if not urgent and sharing.lately():
         time.sleep(_GAP)
     deadline = time.monotonic() + timeout
     steps = _URGENT_STEPS if urgent else _BUSY_STEPS
@@ -212,8 +212,7 @@ def _begin(
             busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # extended codes too
             if not busy or time.monotonic() >= deadline:
                 raise
-            if sharing is not None:
-                sharing.waited()
+            sharing.waited()
         time.sleep(steps[min(tries, len(steps) - 1)])
         tries += 1
 
@@ -222,8 +221,8 @@ def _atomically(
     conn: sqlite3.Connection,
     work: Callable[[sqlite3.Connection], T],
     timeout: float,
-    urgent: bool = False,
-    sharing: Sharing | None = None,
+    urgent: bool,
+    sharing: Sharing,
 ) -> T:
     _begin(conn, timeout, urgent, sharing)
     try:

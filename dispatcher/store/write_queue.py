@@ -31,7 +31,7 @@ _WAITING, _RUNNING, _DROPPED = "waiting", "running", "dropped"
 class Job:
     """One transaction asked for: its work, whether it is urgent, and where its result goes."""
 
-    __slots__ = ("future", "loop", "state", "urgent", "work")
+    __slots__ = ("future", "state", "urgent", "work")
 
     def __init__(
         self,
@@ -42,7 +42,6 @@ class Job:
         self.work = work
         self.urgent = urgent
         self.future = future
-        self.loop = future.get_loop()
         self.state = _WAITING
 
 
@@ -92,9 +91,9 @@ def run_next(
     try:
         result = atomically(conn, job.work, urgent=job.urgent)
     except BaseException as exc:  # the caller gets every error, as if it had run it itself
-        job.loop.call_soon_threadsafe(_settle, job.future, None, exc)
+        job.future.get_loop().call_soon_threadsafe(_settle, job.future, None, exc)
     else:
-        job.loop.call_soon_threadsafe(_settle, job.future, result, None)
+        job.future.get_loop().call_soon_threadsafe(_settle, job.future, result, None)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
