@@ -15,17 +15,24 @@ trace = load("store_trace")
 Transaction = trace.Transaction
 
 
-def test_a_thongbao_command_with_the_site_folder_writes_its_write_transactions(
-    tmp_path: Path,
-) -> None:
+def create_a_key_with_the_site_folder(tmp_path: Path, traced: bool) -> None:
+    """``thongbao keys create`` (one write transaction) on a fresh store in ``tmp_path``,
+    the site folder on its ``PYTHONPATH``; with ``traced``, the variable set too."""
     config = tmp_path / "thongbao.toml"
     config.write_text(f'db = "{tmp_path / "t.db"}"\ndata_dir = "{tmp_path / "data"}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("THONGBAO_")}
     env["THONGBAO_CONFIG"] = str(config)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(trace.SITE), env.get("PYTHONPATH")) if p)
-    env[trace.ENV] = str(tmp_path / "trace")
+    if traced:
+        env[trace.ENV] = str(tmp_path / "trace")
     command = [sys.executable, "-m", "dispatcher.cli", "keys", "create", "--role", "staff"]
     subprocess.run([*command, "--name", "bench"], env=env, cwd=tmp_path, check=True)
+
+
+def test_a_thongbao_command_with_the_site_folder_writes_its_write_transactions(
+    tmp_path: Path,
+) -> None:
+    create_a_key_with_the_site_folder(tmp_path, traced=True)
 
     [written] = tmp_path.glob("trace-*.tsv")
     done = trace.read(written)
@@ -36,13 +43,7 @@ def test_a_thongbao_command_with_the_site_folder_writes_its_write_transactions(
 
 
 def test_without_the_variable_the_site_folder_changes_nothing(tmp_path: Path) -> None:
-    config = tmp_path / "thongbao.toml"
-    config.write_text(f'db = "{tmp_path / "t.db"}"\ndata_dir = "{tmp_path / "data"}"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THONGBAO_")}
-    env["THONGBAO_CONFIG"] = str(config)
-    env["PYTHONPATH"] = str(trace.SITE)
-    command = [sys.executable, "-m", "dispatcher.cli", "keys", "create", "--role", "staff"]
-    subprocess.run([*command, "--name", "bench"], env=env, cwd=tmp_path, check=True)
+    create_a_key_with_the_site_folder(tmp_path, traced=False)
     assert [] == list(tmp_path.glob("*.tsv"))
 
 
