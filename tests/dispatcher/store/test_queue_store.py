@@ -91,6 +91,22 @@ async def test_outcome_with_a_stale_lease_changes_nothing(store: SQLiteStore) ->
     assert ("fresh", DeliveryStatus.SENT) == (delivery.provider_id, delivery.status)
 
 
+async def test_a_stale_outcome_beside_a_held_one_writes_nothing(store: SQLiteStore) -> None:
+    """One batch of outcomes for the same delivery under its lost lease and its new one:
+    only the new one lands, and the lost attempt stays recorded as unknown."""
+    await queue_deliveries(store, await announce(store, status=FANNING), 1)
+    [old], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
+    [new], _ = await store.claim("sms", limit=1, now=later(11), lease_seconds=10)
+    both = [accepted(old, "late"), accepted(new, "fresh")]
+    changes = await store.record_outcomes(both, later(12))
+    assert [(new.id, DeliveryStatus.SENT)] == [(c.delivery_id, c.status) for c in changes]
+    delivery = await store.get_delivery(new.id)
+    assert "fresh" == delivery.provider_id
+    assert [AttemptOutcome.UNKNOWN, AttemptOutcome.ACCEPTED] == [
+        a.outcome for a in delivery.attempts
+    ]
+
+
 async def test_expired_lease_is_recorded_as_unknown_and_sent_again(store: SQLiteStore) -> None:
     await queue_deliveries(store, await announce(store, status=FANNING), 1)
     [lost], _ = await store.claim("sms", limit=1, now=T0, lease_seconds=10)
