@@ -167,13 +167,23 @@ _INSERT_DELIVERIES = (
 _CHANGE_COLUMNS = "id, announcement_id, channel, contact_id, step"
 
 
+def _change_rows(db: sqlite3.Connection, where: str, params: Any) -> list[list[Any]]:
+    """The _CHANGE_COLUMNS of the deliveries ``where`` (a WHERE clause, with any LIMIT)
+    picks, as one JSON value (see :func:`_rows`)."""
+    return _rows(
+        db,
+        f"SELECT json_group_array(json_array({_CHANGE_COLUMNS})) "
+        f"FROM (SELECT {_CHANGE_COLUMNS} FROM deliveries {where})",
+        params,
+    )
+
+
 def _reclaim_expired(
     db: sqlite3.Connection, channel: str, *, limit: int, now: float, repeatable: bool
 ) -> list[StatusChange]:
-    stale = _rows(
+    stale = _change_rows(
         db,
-        f"SELECT json_group_array(json_array({_CHANGE_COLUMNS})) FROM (SELECT {_CHANGE_COLUMNS} "
-        "FROM deliveries WHERE channel = ? AND status = 'sending' AND lease_expires < ? LIMIT ?)",
+        "WHERE channel = ? AND status = 'sending' AND lease_expires < ? LIMIT ?",
         (channel, now, limit),
     )
     if not stale:
@@ -529,11 +539,7 @@ def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list
         "WHERE announcement_id IN (SELECT value FROM json_each(?)) "
         "AND status IN ('queued', 'retry_wait')"
     )
-    gone = _rows(
-        db,
-        f"SELECT json_group_array(json_array({_CHANGE_COLUMNS})) FROM deliveries {open_rows}",
-        (ids,),
-    )
+    gone = _change_rows(db, open_rows, (ids,))
     db.execute(
         "UPDATE deliveries SET status = 'expired', reason = 'expired before it could be sent', "
         f"updated_at = ? {open_rows}",
@@ -550,11 +556,9 @@ def expire(db: sqlite3.Connection, now: float) -> tuple[list[StatusChange], list
 
 def overdue_fallbacks(db: sqlite3.Connection, now: float, limit: int) -> list[StatusChange]:
     """Sent steps whose fallback deadline passed without a receipt: each is taken once."""
-    due = _rows(
+    due = _change_rows(
         db,
-        f"SELECT json_group_array(json_array({_CHANGE_COLUMNS})) FROM (SELECT {_CHANGE_COLUMNS} "
-        "FROM deliveries WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND status = 'sent' "
-        "LIMIT ?)",
+        "WHERE fallback_at IS NOT NULL AND fallback_at <= ? AND status = 'sent' LIMIT ?",
         (now, limit),
     )
     if not due:
