@@ -13,7 +13,9 @@ bounded queue: when ``max_pending`` reports are waiting, sends are held until th
 again, so a slow callback slows the gateway down instead of growing it without bound.
 
 A text carrying ``[mark:<name>]`` has the wall-clock time of its first arrival recorded
-under ``<name>`` (the emergency variant measures with it).
+under ``<name>`` (the emergency variant measures with it). The first and the last request
+since the last reset are timed too, so a run's time can be split into before the first
+provider call, between the first and the last, and after the last.
 
 Control routes for the benchmark driver: ``GET /stats``; ``POST /control`` with any of
 ``{"reset": true, "callback": url | null, "latency_ms": ms, "fail_share": share}``.
@@ -67,6 +69,8 @@ class FakeGateway:
         self.reported = 0
         self.report_errors = 0
         self.marks: dict[str, float] = {}
+        self.first_at: float | None = None  # wall-clock arrival of the first request
+        self.last_at: float | None = None  # and of the last
         self.pending.clear()
         self.room.set()
 
@@ -80,12 +84,17 @@ class FakeGateway:
             "report_errors": self.report_errors,
             "pending_reports": len(self.pending),
             "marks": self.marks,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
         }
 
     async def _arrive(self, messages: list[dict[str, Any]]) -> bool:
         """Count ``messages``; wait for the latency and for report room; False: answer 500."""
         now = time.time()
         self.requests += 1
+        if self.first_at is None:
+            self.first_at = now
+        self.last_at = now
         for message in messages:
             text = message.get("text", "")
             if MARK in text:

@@ -106,6 +106,8 @@ class RunResult:
     ceiling_cpu_s: float | None = None  # the plain loop's CPU seconds (mean)
     ceiling_gateway_cpu_s: float | None = None  # the gateway's, while the plain loop ran
     emergency_ms: list[float] = field(default_factory=list)
+    to_first_call_s: float | None = None  # from the POST to the gateway's first request
+    calls_s: float | None = None  # from the gateway's first request to its last
     notes: list[str] = field(default_factory=list)
 
     def add_ceilings(self, taken: list[Ceiling]) -> None:
@@ -508,7 +510,7 @@ async def fanout_run(
                 service.loop_cpu_seconds(),
                 cpu_seconds(gateway.pid),
             )
-            started = time.perf_counter()
+            started, posted_at = time.perf_counter(), time.time()
             body = {
                 "title": TITLE,
                 "body": BODY,
@@ -531,6 +533,9 @@ async def fanout_run(
             profiler.stop()
         result.peak_rss_mb = service.peak_rss_mb()
         stats = await gateway.stats()
+        if stats["first_at"] is not None:
+            result.to_first_call_s = stats["first_at"] - posted_at
+            result.calls_s = stats["last_at"] - stats["first_at"]
         if stats["messages"] != variant.n:
             result.notes.append(f"gateway took {stats['messages']} messages for {variant.n}")
     finally:
@@ -657,6 +662,14 @@ def summarise(variant: Variant, runs: list[RunResult], cores: int) -> dict[str, 
         "ceiling_us": per_delivery_us(runs, n, "ceiling_cpu_s"),
         "ceiling_gateway_us": per_delivery_us(runs, n, "ceiling_gateway_cpu_s"),
     }
+    row["to_first_call_s"] = median(r.to_first_call_s for r in runs)
+    row["calls_s"] = median(r.calls_s for r in runs)
+    row["after_last_call_s"] = median(
+        r.to_sent_s - r.to_first_call_s - r.calls_s
+        if r.to_sent_s is not None and r.to_first_call_s is not None and r.calls_s is not None
+        else None
+        for r in runs
+    )
     # Each run against its own ceiling: the machine's speed drifts between runs.
     row["ratio"] = median(r.ratio for r in runs)
     if any(r.emergency_ms for r in runs):
@@ -696,6 +709,26 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{fmt(r['delivered_per_s'], ',.0f')} | {fmt(r.get('cpu_per_s'), '.2f')} | "
             f"{fmt(r['peak_rss_mb'], '.0f')} | "
             f"{emergency} | {r['target']} |"
+        )
+    return "\n".join(lines)
+
+
+def phase_table(rows: list[dict[str, Any]]) -> str:
+    """Where POST→sent goes: before the gateway's first request, between its first and last
+    (with the rate of that stretch), and after the last until the poll sees all sent."""
+    lines = [
+        "| variant | POST→first call s | first→last call s | calls msg/s | "
+        "last call→all sent s | POST→sent s |",
+        "|" + "---|" * 6,
+    ]
+    for r in rows:
+        if r.get("calls_s") is None:
+            continue
+        lines.append(
+            f"| {r['variant']} | {fmt(r['to_first_call_s'], '.3f')} | "
+            f"{fmt(r['calls_s'], '.3f')} | "
+            f"{fmt(r['n'] / r['calls_s'] if r['calls_s'] else None, ',.0f')} | "
+            f"{fmt(r['after_last_call_s'], '.3f')} | {fmt(r['to_sent_s'], '.2f')} |"
         )
     return "\n".join(lines)
 
@@ -807,6 +840,8 @@ async def main_async(args: argparse.Namespace) -> None:
     print(table(rows))
     print(f"\nCPU per delivery (all threads; the {cores} cores run service, gateway and driver)\n")
     print(cpu_table(rows))
+    print("\nWhere POST→sent goes (each column the median over runs)\n")
+    print(phase_table(rows))
     for r in rows:
         for note in r["notes"]:
             print(f"- {r['variant']}: {note}")

@@ -81,3 +81,39 @@ def test_a_main_thread_is_read_from_its_own_task_entry() -> None:
     everything = fanout.cpu_seconds(pid)
     main = fanout.cpu_seconds(pid, main_thread=True)
     assert 0 <= main <= everything + 0.02
+
+
+def test_post_to_sent_is_split_at_the_gateways_first_and_last_request() -> None:
+    single = fanout.Variant("single", False, 0, N, 100, 500)
+    runs = []
+    for first, calls, to_sent in [(0.1, 2.5, 2.7), (0.3, 2.6, 3.0), (0.2, 4.0, 4.5)]:
+        result = run([1.5, 1.5], to_sent, 1.0, 0.5)
+        result.to_first_call_s, result.calls_s = first, calls
+        runs.append(result)
+    row = fanout.summarise(single, runs, cores=2)
+    assert row["to_first_call_s"] == pytest.approx(0.2)
+    assert row["calls_s"] == pytest.approx(2.6)
+    # Each run's own remainder (0.1, 0.1, 0.3), not the medians' (3.0 - 0.2 - 2.6).
+    assert row["after_last_call_s"] == pytest.approx(0.1)
+    header, _, line = fanout.phase_table([row]).splitlines()
+    assert header.split(" | ")[3] == "calls msg/s"
+    assert line.strip(" |").split(" | ")[1:] == ["0.200", "2.600", "7,692", "0.100", "3.00"]
+
+
+def test_a_run_the_gateway_never_saw_has_no_split() -> None:
+    single = fanout.Variant("single", False, 0, N, 100, 500)
+    row = fanout.summarise(single, [run([1.5, 1.5], 3.0, 1.0, 0.5)], cores=2)
+    assert row["after_last_call_s"] is None
+    assert fanout.phase_table([row]).count("\n") == 1  # the header alone
+
+
+async def test_the_gateway_times_its_first_and_last_request_since_a_reset() -> None:
+    gateway = load("gateway").FakeGateway(latency_ms=0, fail_share=0, max_pending=10)
+    assert gateway.stats()["first_at"] is None
+    await gateway._arrive([{"to": "+84900000001", "text": "a", "ref": "r1"}])
+    first = gateway.stats()["first_at"]
+    await gateway._arrive([{"to": "+84900000002", "text": "b", "ref": "r2"}])
+    stats = gateway.stats()
+    assert stats["first_at"] == first <= stats["last_at"]
+    gateway.reset()
+    assert gateway.stats()["first_at"] is None and gateway.stats()["last_at"] is None
