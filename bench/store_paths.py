@@ -1,6 +1,7 @@
 """What each write path of the durable SQLite store costs per delivery, with no HTTP at all.
 
     python bench/store_paths.py [--n 20000] [--runs 3]
+    python bench/store_paths.py --instructions [--n 2000]
 
 On a fresh SQLite file (WAL, synchronous NORMAL, as `thongbao serve` opens it), through the
 public `SQLiteStore` methods the engine calls, in the batch sizes the engine uses: fan-out
@@ -12,6 +13,11 @@ delivery, on this machine. Beside each store step, the part spent inside SQLite'
 (execute, executemany and their fetches, in the writer's thread; BEGIN and COMMIT not
 counted): what no change to the Python around them can take away, and which one writer
 thread must carry for every delivery.
+
+With ``--instructions`` it runs itself once under valgrind's callgrind (:mod:`callgrind_parts`)
+and prints instructions per delivery instead: the same steps, counted the same to a few
+parts in a hundred thousand on a fast hour or a slow one, and split between SQLite's
+library, the interpreter and the rest (libc, orjson, the other extension modules).
 """
 
 from __future__ import annotations
@@ -41,7 +47,11 @@ from dispatcher.store.sqlite_memory import turn_off_memory_statistics
 from plugins.sms.callback import _parse, receipts  # the callback's own reading of reports
 from schemas import AnnouncementIn, AnnouncementStatus, Priority, ReceiptIn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import callgrind_parts
+
 T = TypeVar("T")
+MARKING = False  # --mark-steps: each step between two callgrind_parts marks
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 STEPS = ("fan-out insert", "claim", "judge", "record outcome", "read report", "store receipt")
 
@@ -138,7 +148,11 @@ async def _steps(store: TimedStore, n: int) -> dict[str, float]:
 
     async def timed(step: str, work: Callable[[], Awaitable[None]]) -> None:
         start, sql_before = time.perf_counter(), store.sql_seconds
+        if MARKING:
+            callgrind_parts.mark()
         await work()
+        if MARKING:
+            callgrind_parts.mark()
         times[step] = (time.perf_counter() - start) / n
         times[f"{step} SQL"] = (store.sql_seconds - sql_before) / n
 
@@ -190,17 +204,80 @@ async def _steps(store: TimedStore, n: int) -> dict[str, float]:
     return times
 
 
+def instructions(n: int, memory_statistics: bool) -> None:
+    """Run the steps once under callgrind and print instructions per delivery."""
+    command = [sys.executable, __file__, "--n", str(n), "--runs", "1", "--mark-steps"]
+    if memory_statistics:
+        command.append("--memory-statistics")
+    # A fixed hash seed: the same dicts and sets, so the same instructions, run after run.
+    with tempfile.TemporaryDirectory(prefix="thongbao-callgrind-") as folder:
+        parts = callgrind_parts.run(
+            command, Path(folder), env={**os.environ, "PYTHONHASHSEED": "0"}
+        )
+        rows = step_costs(parts, n)
+    version = sqlite3.sqlite_version
+    print(
+        f"store paths, N={n:,}, instructions per delivery (callgrind, all threads), SQLite "
+        f"{version}, its allocation statistics {'on' if memory_statistics else 'off'}\n"
+    )
+    print(
+        "| step | instructions | in SQLite's library | in the interpreter | other |\n"
+        "|---|---|---|---|---|"
+    )
+    sums = [0.0, 0.0, 0.0, 0.0]
+    for step, figures in rows.items():
+        sums = [a + b for a, b in zip(sums, figures, strict=True)]
+        print(f"| {step} | " + " | ".join(f"{f:,.0f}" for f in figures) + " |")
+    print("| **sum** | " + " | ".join(f"**{f:,.0f}**" for f in sums) + " |")
+
+
+def step_costs(parts: list[Path], n: int) -> dict[str, tuple[float, float, float, float]]:
+    """Per step, instructions per delivery: in all, in SQLite's library, in the interpreter
+    and elsewhere. ``parts`` are callgrind's files of a ``--mark-steps`` run: before the
+    first step, then each step and what follows it, in turn."""
+    if len(parts) != 2 * len(STEPS) + 1:
+        raise SystemExit(
+            f"callgrind wrote {len(parts)} files for {len(STEPS)} steps: something other than "
+            f"the steps called {callgrind_parts.TRIGGER}"
+        )
+    rows = {}
+    for k, step in enumerate(STEPS):
+        costs = callgrind_parts.object_costs(parts[1 + 2 * k])
+        total = sum(costs.values())
+        sqlite = sum(v for name, v in costs.items() if "libsqlite3" in Path(name).name)
+        python = sum(v for name, v in costs.items() if Path(name).name.startswith(_INTERPRETER))
+        rows[step] = (total / n, sqlite / n, python / n, (total - sqlite - python) / n)
+    return rows
+
+
+_INTERPRETER = ("libpython", "python3")  # a shared libpython, or a static interpreter
+
+
 async def main() -> None:
     """Run, then print the table."""
+    global MARKING
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=20_000, help="deliveries (default 20,000)")
+    parser.add_argument(
+        "--n", type=int, default=None, help="deliveries (default 20,000; 2,000 with --instructions)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs; figures are medians")
     parser.add_argument(
         "--memory-statistics",
         action="store_true",
         help="leave SQLite's allocation statistics on (every thongbao command turns them off)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind's callgrind instead of timing (default N 2,000)",
+    )
+    parser.add_argument("--mark-steps", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instructions:
+        instructions(args.n or 2_000, args.memory_statistics)
+        return
+    args.n = args.n or 20_000
+    MARKING = args.mark_steps
     if not args.memory_statistics and not turn_off_memory_statistics():
         raise SystemExit("SQLite's allocation statistics could not be turned off here")
     runs = [await one_run(args.n) for _ in range(args.runs)]
