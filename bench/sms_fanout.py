@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -685,14 +685,21 @@ def fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def markdown(columns: list[str], body: Iterable[list[str]]) -> str:
+    """A Markdown table of ``columns`` and the rows of cells in ``body``."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines.extend("| " + " | ".join(cells) + " |" for cells in body)
+    return "\n".join(lines)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
-    head = (
-        "| variant | N | gateway | ceiling msg/s | POST→sent s | sent/s | ratio | "
-        "POST→delivered s | delivered/s | service CPU | peak RSS MB | emergency p50 / p99 ms | "
-        "target |"
-    )
-    lines = [head, "|" + "---|" * 13]
+    columns = [
+        "variant", "N", "gateway", "ceiling msg/s", "POST→sent s", "sent/s", "ratio",
+        "POST→delivered s", "delivered/s", "service CPU", "peak RSS MB",
+        "emergency p50 / p99 ms", "target",
+    ]  # fmt: skip
+    body = []
     for r in rows:
         gateway = f"{r['shape']}, {r['latency_ms']:g} ms, {r['inflight']} in flight"
         if r.get("workers"):
@@ -702,56 +709,51 @@ def table(rows: list[dict[str, Any]]) -> str:
             if "emergency_p50_ms" in r
             else "-"
         )
-        lines.append(
-            f"| {r['variant']} | {r['n']:,} | {gateway} | {fmt(r['ceiling_per_s'], ',.0f')} | "
-            f"{fmt(r['to_sent_s'], '.2f')} | {fmt(r['sent_per_s'], ',.0f')} | "
-            f"{fmt(r.get('ratio'), '.2f')} | {fmt(r['to_delivered_s'], '.2f')} | "
-            f"{fmt(r['delivered_per_s'], ',.0f')} | {fmt(r.get('cpu_per_s'), '.2f')} | "
-            f"{fmt(r['peak_rss_mb'], '.0f')} | "
-            f"{emergency} | {r['target']} |"
-        )
-    return "\n".join(lines)
+        cells = [
+            r["variant"], f"{r['n']:,}", gateway, fmt(r["ceiling_per_s"], ",.0f"),
+            fmt(r["to_sent_s"], ".2f"), fmt(r["sent_per_s"], ",.0f"),
+            fmt(r.get("ratio"), ".2f"), fmt(r["to_delivered_s"], ".2f"),
+            fmt(r["delivered_per_s"], ",.0f"), fmt(r.get("cpu_per_s"), ".2f"),
+            fmt(r["peak_rss_mb"], ".0f"), emergency, r["target"],
+        ]  # fmt: skip
+        body.append(cells)
+    return markdown(columns, body)
 
 
 def phase_table(rows: list[dict[str, Any]]) -> str:
     """Where POST→sent goes: before the gateway's first request, between its first and last
     (with the rate of that stretch), and after the last until the poll sees all sent."""
-    lines = [
-        "| variant | POST→first call s | first→last call s | calls msg/s | "
-        "last call→all sent s | POST→sent s |",
-        "|" + "---|" * 6,
-    ]
-    for r in rows:
-        if r.get("calls_s") is None:
-            continue
-        lines.append(
-            f"| {r['variant']} | {fmt(r['to_first_call_s'], '.3f')} | "
-            f"{fmt(r['calls_s'], '.3f')} | "
-            f"{fmt(r['n'] / r['calls_s'] if r['calls_s'] else None, ',.0f')} | "
-            f"{fmt(r['after_last_call_s'], '.3f')} | {fmt(r['to_sent_s'], '.2f')} |"
-        )
-    return "\n".join(lines)
+    columns = [
+        "variant", "POST→first call s", "first→last call s", "calls msg/s",
+        "last call→all sent s", "POST→sent s",
+    ]  # fmt: skip
+    return markdown(columns, (_phase_cells(r) for r in rows if r.get("calls_s") is not None))
+
+
+def _phase_cells(r: dict[str, Any]) -> list[str]:
+    rate = r["n"] / r["calls_s"] if r["calls_s"] else None
+    return [
+        r["variant"], fmt(r["to_first_call_s"], ".3f"), fmt(r["calls_s"], ".3f"),
+        fmt(rate, ",.0f"), fmt(r["after_last_call_s"], ".3f"), fmt(r["to_sent_s"], ".2f"),
+    ]  # fmt: skip
 
 
 def cpu_table(rows: list[dict[str, Any]]) -> str:
     """Where the CPU goes, per delivery, and what the targets leave the service (Markdown)."""
-    lines = [
-        "| variant | plain loop µs/msg | its gateway µs/msg | service µs/delivery | "
-        "of which event loop | gateway µs/delivery | sent/s the cores allow | "
-        "target leaves the service µs |",
-        "|" + "---|" * 8,
-    ]
-    for r in rows:
-        if r.get("service_us") is None:
-            continue
-        lines.append(
-            f"| {r['variant']} | {fmt(r['ceiling_us'], '.1f')} | "
-            f"{fmt(r['ceiling_gateway_us'], '.1f')} | {fmt(r['service_us'], '.1f')} | "
-            f"{fmt(r.get('loop_us'), '.1f')} | {fmt(r['gateway_us'], '.1f')} | "
-            f"{fmt(r.get('cores_allow_per_s'), ',.0f')} | "
-            f"{fmt(r.get('budget_us'), '.1f')} |"
-        )
-    return "\n".join(lines)
+    columns = [
+        "variant", "plain loop µs/msg", "its gateway µs/msg", "service µs/delivery",
+        "of which event loop", "gateway µs/delivery", "sent/s the cores allow",
+        "target leaves the service µs",
+    ]  # fmt: skip
+    return markdown(columns, (_cpu_cells(r) for r in rows if r.get("service_us") is not None))
+
+
+def _cpu_cells(r: dict[str, Any]) -> list[str]:
+    return [
+        r["variant"], fmt(r["ceiling_us"], ".1f"), fmt(r["ceiling_gateway_us"], ".1f"),
+        fmt(r["service_us"], ".1f"), fmt(r.get("loop_us"), ".1f"), fmt(r["gateway_us"], ".1f"),
+        fmt(r.get("cores_allow_per_s"), ",.0f"), fmt(r.get("budget_us"), ".1f"),
+    ]  # fmt: skip
 
 
 # -- driver --------------------------------------------------------------------------------
