@@ -67,7 +67,8 @@ def run(command: Sequence[str], folder: Path, env: dict[str, str] | None = None)
 
 def object_costs(path: Path) -> Counter[str]:
     """Instructions executed in each shared object, as one callgrind file counts them (each
-    function's own cost; a call's line, which repeats the callee's cost, is skipped)."""
+    function's own cost; a call's line, which repeats the callee's cost, is skipped). Cost
+    lines are read as :func:`run` has them written: one position (the line), then Ir."""
     costs: Counter[str] = Counter()
     current = "?"
     after_call = False

@@ -38,10 +38,10 @@ from dispatcher.store.base import (
 from schemas import DeliveryStatus, ReceiptIn
 
 _UNKNOWN_REASON = "the worker holding it stopped mid-send: the provider may have it"
-# Receipts may move a delivery from these states to the ones mapped.
 # A status by its text for _match: a dict lookup, not an enum call (with the receipts' rows
 # built from members, 6 % fewer instructions to store a receipt).
 _STATUSES = {status.value: status for status in DeliveryStatus}
+# Receipts may move a delivery from these states to the ones mapped.
 _RECEIPT_MOVES = {
     "sent": {"delivered", "failed"},
     "failed": {"delivered"},
