@@ -242,8 +242,14 @@ def step_costs(parts: list[Path], n: int) -> dict[str, tuple[float, float, float
         )
     rows = {}
     for k, step in enumerate(STEPS):
-        costs = callgrind_parts.object_costs(parts[1 + 2 * k])
+        part = parts[1 + 2 * k]
+        costs = callgrind_parts.object_costs(part)
         total = sum(costs.values())
+        if total != callgrind_parts.summary(part):
+            raise SystemExit(
+                f"{part.name}: its functions add up to {total:,} instructions, its summary says "
+                f"{callgrind_parts.summary(part):,}: not the callgrind format this script reads"
+            )
         sqlite = sum(v for name, v in costs.items() if "libsqlite3" in Path(name).name)
         python = sum(v for name, v in costs.items() if Path(name).name.startswith(_INTERPRETER))
         rows[step] = (total / n, sqlite / n, python / n, (total - sqlite - python) / n)

@@ -115,3 +115,14 @@ def test_a_run_with_marks_of_unknown_origin_is_refused(tmp_path: Path) -> None:
     files = [tmp_path / f"callgrind.out.{k}" for k in range(1, 2 * len(paths.STEPS) + 3)]
     with pytest.raises(SystemExit, match="something other than the steps"):
         paths.step_costs(files, n=10)
+
+
+def test_a_file_read_wrongly_is_refused_rather_than_counted(tmp_path: Path) -> None:
+    # Cost lines with two positions (--dump-instr=yes) would be read as the wrong column.
+    files = []
+    for k in range(2 * len(paths.STEPS) + 1):
+        f = tmp_path / f"callgrind.out.{k + 1}"
+        f.write_text(SAMPLE.replace("summary: 1160", "summary: 1161"))
+        files.append(f)
+    with pytest.raises(SystemExit, match="not the callgrind format"):
+        paths.step_costs(files, n=10)
