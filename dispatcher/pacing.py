@@ -9,8 +9,8 @@ import time
 class Pacer:
     """Lets at most ``rate`` messages per second through, shared by every task of a process.
 
-    Workers acquire before they claim, so rows are leased only when they may go at once:
-    a cancelled announcement then stops everything not already on the wire.
+    Workers acquire for a batch just before it goes (a batch claimed ahead waits for its
+    tokens with its lease renewed), so a batch that waited never adds to a burst.
 
     Args:
         rate: messages per second; None lets everything through at once.

@@ -1,8 +1,11 @@
 """ChannelWorker: claims due deliveries of one channel, sends them, writes the outcomes.
 
-One worker per channel per process. It claims a batch whenever a send slot is free (up to
-the channel's ``concurrency``), so an emergency that arrives during a bulk send waits for
-one batch at most: claims always take the best priority first.
+One worker per channel per process. Up to the channel's ``concurrency`` batches talk to the
+provider at once, each holding a send slot; one more batch is claimed ahead and waits for
+the first slot to free. A batch gives its slot back once its calls are done, while its
+outcomes are written. Claims take the best priority first, and emergency and high-priority
+deliveries have a lane and slots of their own (:meth:`ChannelWorker.run_urgent`), so they
+never wait for a bulk batch.
 """
 
 from __future__ import annotations
@@ -82,6 +85,22 @@ class WorkerDeps:
     policy: Policy | None = None
 
 
+class _Slot:
+    """One send slot a batch holds, given back once: when its provider calls are done, or
+    when its task ends first (cancelled, crashed)."""
+
+    __slots__ = ("_held", "_slots")
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        self._held = True
+
+    def free(self) -> None:
+        if self._held:
+            self._held = False
+            self._slots.release()
+
+
 class ChannelWorker:
     """Sends the deliveries of one channel until told to stop."""
 
@@ -97,8 +116,8 @@ class ChannelWorker:
         self._slots = asyncio.Semaphore(max(1, channel.concurrency))
         self._urgent_slots = asyncio.Semaphore(max(1, channel.concurrency))
         rate = channel.rate_per_sec
-        # A claim takes a whole batch of tokens: the bucket must hold one, or the first
-        # claim after a start would wait (an emergency included).
+        # A batch takes its tokens at once: the bucket must hold a whole one, or the first
+        # send after a start would wait (an emergency included).
         self._pacer = Pacer(rate, burst=None if rate is None else max(rate, channel.max_batch))
         self._stopping = asyncio.Event()
         quiet = deps.policy.quiet_until if deps.policy is not None else None
@@ -117,29 +136,42 @@ class ChannelWorker:
         self.urgent_wake.set()
 
     async def run(self) -> None:
-        """Claim and send until :meth:`stop`."""
+        """Claim and send until :meth:`stop`. The next batch is claimed while every slot is
+        busy, so it goes out as soon as a slot is free rather than after a claim's wait in
+        the store's queue."""
         while not self._stopping.is_set():
-            await self._slots.acquire()
-            if self._stopping.is_set():
-                self._slots.release()
-                break
-            claimed: list[ClaimedDelivery] = []
-            try:
-                await self._pacer.acquire(self.channel.max_batch)
-                claimed = await self._claim()
-            finally:
-                self._pacer.refund(self.channel.max_batch - len(claimed))
-                if not claimed:
-                    self._slots.release()
+            claimed = await self._claim()
             if not claimed:
                 await self._wait_for_work()
                 continue
-            if self._stopping.is_set():
-                # Stopped while claiming: shutdown no longer waits for new sends.
-                self._slots.release()
-                await self._hand_back(claimed)
+            if not await self._wait_for_slot(claimed):
                 break
-            self._launch(claimed, "send", self._batch_done)
+            self._launch(claimed, "send", self._slots)
+
+    async def _wait_for_slot(self, claimed: list[ClaimedDelivery]) -> bool:
+        """Take a send slot and ``claimed``'s pacing tokens (as it goes, so a batch that
+        waited does not add to a burst). The lease is renewed while it waits. False, with
+        ``claimed`` handed back unsent, when the worker stopped meanwhile."""
+        token = claimed[0].lease_token
+        self.leases.add(token)
+        try:
+            await self._slots.acquire()
+            try:
+                await self._pacer.acquire(len(claimed))
+            except asyncio.CancelledError:
+                self._slots.release()
+                raise
+        except asyncio.CancelledError:
+            self.leases.discard(token)
+            await self._hand_back(claimed)
+            raise
+        if not self._stopping.is_set():
+            return True
+        # Stopped while claiming or waiting: shutdown no longer waits for new sends.
+        self._slots.release()
+        self.leases.discard(token)
+        await self._hand_back(claimed)
+        return False
 
     async def run_urgent(self) -> None:
         """The urgent lane: emergency and high-priority deliveries, claimed and sent with
@@ -174,35 +206,26 @@ class ChannelWorker:
             self._urgent_slots.release()
             await self._hand_back(claimed)
             return
-        self._launch(claimed, "send-urgent", self._urgent_done)
+        self._launch(claimed, "send-urgent", self._urgent_slots)
 
-    def _launch(
-        self,
-        claimed: list[ClaimedDelivery],
-        kind: str,
-        done: Callable[[asyncio.Task[None]], None],
-    ) -> None:
-        """Send ``claimed`` in a task of its own, tracked until ``done`` frees its slot."""
+    def _launch(self, claimed: list[ClaimedDelivery], kind: str, slots: asyncio.Semaphore) -> None:
+        """Send ``claimed`` in a task of its own, holding one of ``slots`` until its calls
+        are done (or the task ends), and tracked in :attr:`inflight` until it ends."""
         self.idle.clear()
-        task = asyncio.create_task(self._send(claimed), name=f"{kind}:{self.name}:{claimed[0].id}")
+        slot = _Slot(slots)
+        task = asyncio.create_task(
+            self._send(claimed, slot), name=f"{kind}:{self.name}:{claimed[0].id}"
+        )
         self.inflight.add(task)
-        task.add_done_callback(done)
+        task.add_done_callback(partial(self._done, slot))
 
     async def _hand_back(self, claimed: list[ClaimedDelivery]) -> None:
         """Queue claims again unsent, their attempt returned."""
         await self._record([self._judge.released(c) for c in claimed])
 
-    def _batch_done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, slot: _Slot, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)
-        self._slots.release()
-        self._report(task)
-
-    def _urgent_done(self, task: asyncio.Task[None]) -> None:
-        self.inflight.discard(task)
-        self._urgent_slots.release()
-        self._report(task)
-
-    def _report(self, task: asyncio.Task[None]) -> None:
+        slot.free()
         if not task.cancelled() and task.exception() is not None:
             log.error("send_batch_crashed", channel=self.name, error=repr(task.exception()))
 
@@ -231,15 +254,15 @@ class ChannelWorker:
             pass
 
     # -- one batch -------------------------------------------------------------------------
-    async def _send(self, claimed: list[ClaimedDelivery]) -> None:
+    async def _send(self, claimed: list[ClaimedDelivery], slot: _Slot) -> None:
         announcements = sorted({c.announcement_id for c in claimed})
         # Every log line of this batch names its channel, lease and announcement(s).
         with structlog.contextvars.bound_contextvars(
             channel=self.name, lease=claimed[0].lease_token, announcement_id=",".join(announcements)
         ):
-            await self._send_batch(claimed)
+            await self._send_batch(claimed, slot)
 
-    async def _send_batch(self, claimed: list[ClaimedDelivery]) -> None:
+    async def _send_batch(self, claimed: list[ClaimedDelivery], slot: _Slot) -> None:
         token = claimed[0].lease_token
         self.leases.add(token)
         try:
@@ -249,6 +272,8 @@ class ChannelWorker:
             raise
         finally:
             self.leases.discard(token)
+        # The calls are done: the next batch may claim and send while these are written.
+        slot.free()
         await self._record(outcomes)
 
     async def _record(self, outcomes: list[Outcome]) -> None:

@@ -148,3 +148,62 @@ async def test_an_emergency_is_released_without_waiting_for_the_tick_in_progress
     await wait_until(lambda: _true(len(d.channels["sms"].sent) == 2))
     await d.stop()
     await runner
+
+
+class HeldOutcomesStore(SQLiteStore):
+    """A store whose outcome writes wait for ``gate``, as behind a busy writer."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.gate = asyncio.Event()
+        self.held = 0
+
+    async def record_outcomes(self, outcomes, now):  # type: ignore[no-untyped-def, override]
+        self.held += 1
+        await self.gate.wait()
+        return await super().record_outcomes(outcomes, now)
+
+
+async def test_the_next_batch_goes_out_while_the_outcomes_before_it_are_written(
+    settings_factory,
+) -> None:
+    settings = settings_factory()
+    store = HeldOutcomesStore(settings.db)
+    channel_cls = scripted("sms", max_batch=10, concurrency=1)
+    d = Dispatcher(settings, pm=channels_pm({"sms": channel_cls}), store=store, clock=FakeClock())
+    await d.start()
+    ann = await announce(d, audience={"addresses": {"sms": [f"+8491{i:07d}" for i in range(30)]}})
+    runner = asyncio.create_task(d.run())
+    # One send slot: the second batch reaches the provider while the first one's outcomes
+    # still wait to be written, so the provider is not kept waiting on the store.
+    await wait_until(lambda: _true(len(d.channels["sms"].batches) >= 2))
+    assert store.held >= 1
+    assert {"sending": 30} == (await d.services.get_announcement(ann.id)).counts["sms"]
+    store.gate.set()
+    await wait_until(lambda: _true(len(d.channels["sms"].sent) == 30))
+    await d.stop()
+    await runner
+    counts = (await _reopen(d)).counts
+    assert {"sms": {"sent": 30}} == counts
+    assert 30 == len({m.address for m in d.channels["sms"].sent})
+
+
+async def test_the_next_batch_is_claimed_while_every_slot_is_busy(dispatcher_factory) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms", max_batch=10, concurrency=1)})
+    ann = await announce(d, audience={"addresses": {"sms": [f"+8491{i:07d}" for i in range(30)]}})
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _true(len(channel.batches) == 1))
+    # The first batch holds the only slot at the provider; the second is leased already
+    # (its lease renewed with the first's), the third still queued.
+    worker = d.workers["sms"]
+    await wait_until(lambda: _true(len(worker.leases) == 2))
+    counts = (await d.services.get_announcement(ann.id)).counts["sms"]
+    assert {"sending": 20, "queued": 10} == counts
+    assert 1 == len(channel.batches)
+    channel.gate.set()
+    await wait_until(lambda: _true(len(channel.sent) == 30))
+    await d.stop()
+    await runner
+    assert [10, 10, 10] == [len(b) for b in channel.batches]

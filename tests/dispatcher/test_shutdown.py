@@ -169,3 +169,63 @@ async def test_a_claim_that_returns_after_stop_is_handed_back_unsent(
 async def _flag(store: SlowClaimStore) -> bool:
     # A claim is waiting and the row it will take is queued.
     return store.waiting and bool((await store.status_totals()).get(("sms", "queued")))
+
+
+async def test_a_batch_claimed_ahead_is_handed_back_unsent_at_stop(dispatcher_factory) -> None:
+    d = await dispatcher_factory(
+        {"sms": scripted("sms", max_batch=1, concurrency=1)}, worker={"shutdown_timeout": 0.05}
+    )
+    await announce(d, audience={"addresses": {"sms": ["+84910000000", "+84910000001"]}})
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()  # never set: the first send hangs
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _has_batches(channel))
+    await wait_until(lambda: _true(len(d.workers["sms"].leases) == 2))
+    await d.stop()
+    await runner
+    assert 1 == len(channel.batches)
+    store = SQLiteStore(d.settings.db)
+    await store.open()
+    try:
+        waiting = await store.get_delivery("2")
+    finally:
+        await store.close()
+    # Never sent: queued again, with no attempt counted or recorded.
+    assert (DeliveryStatus.QUEUED, 0, []) == (
+        waiting.status,
+        waiting.attempt_count,
+        waiting.attempts,
+    )
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_a_batch_claimed_ahead_is_handed_back_when_its_loop_is_cancelled(
+    dispatcher_factory,
+) -> None:
+    d = await dispatcher_factory({"sms": scripted("sms", max_batch=1, concurrency=1)})
+    await announce(d, audience={"addresses": {"sms": ["+84910000000", "+84910000001"]}})
+    channel = d.channels["sms"]
+    channel.gate = asyncio.Event()
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: _has_batches(channel))
+    worker = d.workers["sms"]
+    await wait_until(lambda: _true(len(worker.leases) == 2))
+    [loop] = [t for t in d._tasks if t.get_name() == "worker:sms"]
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop
+    assert 1 == len(worker.leases)  # only the batch at the provider is still renewed
+    channel.gate.set()
+    with pytest.raises(DispatcherError, match="worker:sms"):
+        await runner
+    await d.stop()
+    store = SQLiteStore(d.settings.db)
+    await store.open()
+    try:
+        waiting = await store.get_delivery("2")
+    finally:
+        await store.close()
+    assert (DeliveryStatus.QUEUED, 0) == (waiting.status, waiting.attempt_count)
