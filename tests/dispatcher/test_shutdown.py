@@ -12,16 +12,17 @@ from dispatcher.clock import FakeClock
 from dispatcher.engine import Dispatcher
 from dispatcher.errors import DispatcherError
 from dispatcher.store import SQLiteStore
-from schemas import AttemptOutcome, DeliveryStatus
+from schemas import AttemptOutcome, Delivery, DeliveryStatus
 
 ONE = {"addresses": {"sms": ["+84910000000"]}}
 
 
-async def _first_delivery(d: Dispatcher) -> object:
+async def _delivery(d: Dispatcher, delivery_id: str = "1") -> Delivery:
+    """A delivery as the database holds it, read with a store of its own."""
     store = SQLiteStore(d.settings.db)
     await store.open()
     try:
-        return await store.get_delivery("1")
+        return await store.get_delivery(delivery_id)
     finally:
         await store.close()
 
@@ -38,7 +39,7 @@ async def test_stop_waits_for_in_flight_sends(dispatcher_factory) -> None:
     channel.gate.set()
     await stopping
     await runner
-    delivery = await _first_delivery(d)
+    delivery = await _delivery(d)
     assert DeliveryStatus.SENT == delivery.status
 
 
@@ -51,7 +52,7 @@ async def test_stop_aborts_sends_past_the_timeout_and_records_them(dispatcher_fa
     await wait_until(lambda: _has_batches(channel))
     await d.stop()
     await runner
-    delivery = await _first_delivery(d)
+    delivery = await _delivery(d)
     assert DeliveryStatus.RETRY_WAIT == delivery.status
     assert [AttemptOutcome.ABORTED] == [a.outcome for a in delivery.attempts]
 
@@ -113,6 +114,10 @@ async def _has_batches(channel) -> bool:  # type: ignore[no-untyped-def]
     return bool(channel.batches)
 
 
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_stop_during_drain_is_not_ignored(dispatcher_factory) -> None:
     d = await dispatcher_factory(worker={"shutdown_timeout": 0.05})
     await announce(d, audience=ONE)
@@ -162,7 +167,7 @@ async def test_a_claim_that_returns_after_stop_is_handed_back_unsent(
     await asyncio.wait_for(stopping, timeout=5)
     await runner
     assert [] == d.channels["sms"].sent
-    delivery = await _first_delivery(d)
+    delivery = await _delivery(d)
     assert (DeliveryStatus.QUEUED, 0) == (delivery.status, delivery.attempt_count)
 
 
@@ -184,22 +189,13 @@ async def test_a_batch_claimed_ahead_is_handed_back_unsent_at_stop(dispatcher_fa
     await d.stop()
     await runner
     assert 1 == len(channel.batches)
-    store = SQLiteStore(d.settings.db)
-    await store.open()
-    try:
-        waiting = await store.get_delivery("2")
-    finally:
-        await store.close()
+    waiting = await _delivery(d, "2")
     # Never sent: queued again, with no attempt counted or recorded.
     assert (DeliveryStatus.QUEUED, 0, []) == (
         waiting.status,
         waiting.attempt_count,
         waiting.attempts,
     )
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_batch_claimed_ahead_is_handed_back_when_its_loop_is_cancelled(
@@ -222,10 +218,9 @@ async def test_a_batch_claimed_ahead_is_handed_back_when_its_loop_is_cancelled(
     with pytest.raises(DispatcherError, match="worker:sms"):
         await runner
     await d.stop()
-    store = SQLiteStore(d.settings.db)
-    await store.open()
-    try:
-        waiting = await store.get_delivery("2")
-    finally:
-        await store.close()
-    assert (DeliveryStatus.QUEUED, 0) == (waiting.status, waiting.attempt_count)
+    waiting = await _delivery(d, "2")
+    assert (DeliveryStatus.QUEUED, 0, []) == (
+        waiting.status,
+        waiting.attempt_count,
+        waiting.attempts,
+    )
