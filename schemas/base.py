@@ -48,8 +48,8 @@ class InputModel(BaseModel):
     @model_validator(mode="after")
     def _valid_unicode(self) -> Any:
         for name, value in self.__dict__.items():
-            # The usual fields first, without a call: ASCII text, None, numbers, times. An
-            # SMS delivery report is validated twice a message (as a report, then a receipt).
+            # The usual fields first, without a call: ASCII text, None, numbers, times. Every
+            # SMS delivery report comes through here once, as a receipt.
             kind = type(value)
             if kind is str:
                 if value.isascii():

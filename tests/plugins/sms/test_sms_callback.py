@@ -88,6 +88,15 @@ async def test_numeric_id_is_read_as_text(client: Client, sink: FakeReceiptSink)
     assert ["4711"] == [r.provider_id for r in sink.receipts]
 
 
+async def test_fields_of_the_gateways_own_are_ignored_and_the_word_is_trimmed(
+    client: Client, sink: FakeReceiptSink
+) -> None:
+    report = {"id": "gw-1", "status": " DELIVRD ", "smsc": "VTL", "price": 350, "to": None}
+    response = await client.post(CALLBACK_PATH, json=report)
+    assert (200, {"applied": True}) == (response.status, await response.json())
+    assert [receipt(DeliveryStatus.DELIVERED, "DELIVRD")] == sink.receipts
+
+
 async def test_interim_report_is_acknowledged_and_changes_nothing(
     client: Client, sink: FakeReceiptSink
 ) -> None:
