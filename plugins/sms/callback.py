@@ -44,7 +44,7 @@ _FAILED = frozenset(
 )
 _INTERIM = frozenset({"accepted", "acceptd", "enroute", "sent", "pending", "queued", "buffered"})
 _KNOWN = _DELIVERED | _FAILED | _INTERIM
-_PLAIN = frozenset({"delivered", "failed"})  # words that are no provider code of their own
+_PLAIN = frozenset({"delivered", "failed"})  # plain words: no SMPP word to keep as the code
 
 
 @with_config(ConfigDict(coerce_numbers_to_str=True))
