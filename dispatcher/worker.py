@@ -152,8 +152,7 @@ class ChannelWorker:
         """Take a send slot and ``claimed``'s pacing tokens (as it goes, so a batch that
         waited does not add to a burst). The lease is renewed while it waits. False, with
         ``claimed`` handed back unsent, when the worker stopped meanwhile."""
-        token = claimed[0].lease_token
-        self.leases.add(token)
+        self.leases.add(claimed[0].lease_token)
         try:
             await self._slots.acquire()
             try:
@@ -162,14 +161,12 @@ class ChannelWorker:
                 self._slots.release()
                 raise
         except asyncio.CancelledError:
-            self.leases.discard(token)
             await self._hand_back(claimed)
             raise
         if not self._stopping.is_set():
             return True
         # Stopped while claiming or waiting: shutdown no longer waits for new sends.
         self._slots.release()
-        self.leases.discard(token)
         await self._hand_back(claimed)
         return False
 
@@ -220,7 +217,8 @@ class ChannelWorker:
         task.add_done_callback(partial(self._done, slot))
 
     async def _hand_back(self, claimed: list[ClaimedDelivery]) -> None:
-        """Queue claims again unsent, their attempt returned."""
+        """Queue claims again unsent, their attempt returned, their lease no longer renewed."""
+        self.leases.discard(claimed[0].lease_token)
         await self._record([self._judge.released(c) for c in claimed])
 
     def _done(self, slot: _Slot, task: asyncio.Task[None]) -> None:
