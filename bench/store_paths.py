@@ -244,11 +244,11 @@ def step_costs(parts: list[Path], n: int) -> dict[str, tuple[float, float, float
     for k, step in enumerate(STEPS):
         part = parts[1 + 2 * k]
         costs = callgrind_parts.object_costs(part)
-        total = sum(costs.values())
-        if total != callgrind_parts.summary(part):
+        total, summary = sum(costs.values()), callgrind_parts.summary(part)
+        if total != summary:
             raise SystemExit(
                 f"{part.name}: its functions add up to {total:,} instructions, its summary says "
-                f"{callgrind_parts.summary(part):,}: not the callgrind format this script reads"
+                f"{summary:,}: not the callgrind format this script reads"
             )
         sqlite = sum(v for name, v in costs.items() if "libsqlite3" in Path(name).name)
         python = sum(v for name, v in costs.items() if Path(name).name.startswith(_INTERPRETER))
