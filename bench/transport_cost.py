@@ -5,8 +5,9 @@
 One fake gateway (``gateway.py``, single-message endpoint, no latency, no reports), and in
 this process, in alternate runs, the N messages sent by:
 
-- **plain**: the plain loop of ``sms_fanout.py``'s ceiling (one session, 400 requests in
-  flight, ``session.post(json=...)``, the answer read and not parsed);
+- **plain**: ``sms_fanout.py``'s ceiling itself, the plain loop of its single variant (one
+  session, 400 requests in flight, ``session.post(json=...)``, the answer read and not
+  parsed);
 - **transport**: ``GenericHttpTransport.send`` as thongbao's worker calls it (4 sends at a
   time of 400 messages each, ``parallel`` 100: 400 requests in flight), every answer parsed
   for its id. No store, no rendering of the announcement, no worker.
@@ -28,8 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import aiohttp
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dispatcher.channel import ChannelContext, OutboundMessage
@@ -40,27 +39,27 @@ from plugins.sms.transport import SmsOut
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway import GatewayProcess
-from sms_fanout import BODY, TITLE, cpu_seconds, free_port, markdown, mobile
+from sms_fanout import (
+    BODY,
+    TITLE,
+    Ceiling,
+    Variant,
+    ceiling,
+    cpu_seconds,
+    free_port,
+    markdown,
+    mobile,
+)
 
-INFLIGHT = 400  # as sms_fanout's single variant: 4 send slots x parallel 100
 PARALLEL = 100
 SEND = 400  # messages a send (the worker's batch with parallel 100)
+INFLIGHT = 4 * PARALLEL  # 4 send slots: as sms_fanout's single variant and its ceiling
 TEXT = f"{TITLE}\n{BODY}"
 
 
-async def plain(url: str, n: int) -> None:
-    """The ceiling's loop: each of INFLIGHT workers posts the next message until none is left."""
-    numbers = iter(range(n))
-    connector = aiohttp.TCPConnector(limit=INFLIGHT)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def worker() -> None:
-            for i in numbers:
-                body = {"to": f"+84{mobile(i)[1:]}", "text": TEXT, "ref": f"r{i}"}
-                async with session.post(f"{url}/send", json=body) as answer:
-                    await answer.read()
-
-        await asyncio.gather(*(worker() for _ in range(INFLIGHT)))
+async def plain(gateway: GatewayProcess, n: int) -> Ceiling:
+    """The plain loop of sms_fanout's single variant posting N messages, timed by it."""
+    return await ceiling(gateway, Variant("single", False, 0, n, PARALLEL, SEND))
 
 
 def messages(n: int) -> list[SmsOut]:
@@ -83,8 +82,11 @@ def messages(n: int) -> list[SmsOut]:
     ]
 
 
-async def transport(url: str, outs: list[SmsOut]) -> None:
-    """The worker's sends: INFLIGHT // PARALLEL at a time, SEND messages each."""
+async def transport(gateway: GatewayProcess, outs: list[SmsOut]) -> Ceiling:
+    """The worker's sends: INFLIGHT // PARALLEL at a time, SEND messages each; timed as
+    the plain loop is."""
+    await gateway.control(reset=True, callback=None)
+    url = gateway.url
     settings = GenericHttpSettings.model_validate({"url": f"{url}/send", "parallel": PARALLEL})
     ctx = ChannelContext(name="sms", settings=settings, data_dir=Path("."), receipts=None)  # type: ignore[arg-type]
     sender = GenericHttpTransport(settings, ctx)
@@ -98,7 +100,14 @@ async def transport(url: str, outs: list[SmsOut]) -> None:
                 raise RuntimeError(f"a message was not accepted: {results[0]!r}")
 
     try:
+        gateway_at_start, cpu_at_start = cpu_seconds(gateway.pid), time.process_time()
+        started = time.perf_counter()
         await asyncio.gather(*(slot() for _ in range(INFLIGHT // PARALLEL)))
+        return Ceiling(
+            time.perf_counter() - started,
+            time.process_time() - cpu_at_start,
+            cpu_seconds(gateway.pid) - gateway_at_start,
+        )
     finally:
         await sender.aclose()
 
@@ -111,21 +120,12 @@ async def main_async(args: argparse.Namespace) -> None:
     async with GatewayProcess(free_port()) as gateway:
         for _ in range(args.runs):
             for arm in figures:
-                await gateway.control(reset=True, callback=None)
-                gateway_cpu, cpu, started = (
-                    cpu_seconds(gateway.pid),
-                    time.process_time(),
-                    time.perf_counter(),
-                )
-                await (
-                    plain(gateway.url, args.n) if arm == "plain" else transport(gateway.url, outs)
-                )
-                took = time.perf_counter() - started
+                run = await (plain(gateway, args.n) if arm == "plain" else transport(gateway, outs))
                 figures[arm].append(
                     (
-                        args.n / took,
-                        (time.process_time() - cpu) / args.n * 1e6,
-                        (cpu_seconds(gateway.pid) - gateway_cpu) / args.n * 1e6,
+                        args.n / run.seconds,
+                        run.cpu_s / args.n * 1e6,
+                        run.gateway_cpu_s / args.n * 1e6,
                     )
                 )
     rate = {arm: statistics.median(f[0] for f in runs) for arm, runs in figures.items()}
