@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from scripted import ScriptedChannel
 
 from dispatcher.engine import Dispatcher
 from schemas import Announcement, AnnouncementIn, Delivery
@@ -62,8 +65,27 @@ async def deliveries(d: Dispatcher, announcement_id: str) -> list[Delivery]:
     return [await d.services.get_delivery(x.id) for x in page.items]
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Wait for a condition another task brings about, with a deadline (not a fixed sleep)."""
+async def wait_until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:
+    """Wait for a condition another task brings about, with a deadline (not a fixed sleep).
+    ``check`` may be a plain predicate or a coroutine function."""
     async with asyncio.timeout(timeout):
-        while not await check():
+        while True:
+            found = check()
+            if await found if inspect.isawaitable(found) else found:
+                return
             await asyncio.sleep(0.005)
+
+
+async def hold_first_batch(
+    d: Dispatcher, **fields: Any
+) -> tuple[Announcement, ScriptedChannel, asyncio.Task[None]]:
+    """Announce (``fields`` as for :func:`announce`), hold the scripted SMS channel's sends at
+    the provider and run ``d`` until its first batch is there. Returns the announcement, the
+    channel (setting its ``gate`` lets the provider answer) and the run task."""
+    announcement = await announce(d, **fields)
+    channel = d.channels["sms"]
+    assert isinstance(channel, ScriptedChannel)
+    channel.gate = asyncio.Event()
+    runner = asyncio.create_task(d.run())
+    await wait_until(lambda: bool(channel.batches))
+    return announcement, channel, runner

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from engine_helpers import announce, contact, deliveries, wait_until
+from engine_helpers import announce, contact, deliveries, hold_first_batch, wait_until
 from scripted import channels_pm, scripted
 
 from dispatcher.clock import FakeClock
@@ -20,11 +20,9 @@ async def test_emergency_overtakes_a_bulk_send_in_progress(dispatcher_factory) -
     channel_cls = scripted("sms", max_batch=20, concurrency=1)
     d = await dispatcher_factory({"sms": channel_cls})
     bulk = [f"+8491{i:07d}" for i in range(200)]
-    await announce(d, priority="bulk", audience={"addresses": {"sms": bulk}})
-    channel = d.channels["sms"]
-    channel.gate = asyncio.Event()
-    runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _true(len(channel.batches) == 1))
+    _, channel, runner = await hold_first_batch(
+        d, priority="bulk", audience={"addresses": {"sms": bulk}}
+    )
     await announce(
         d,
         priority="emergency",
@@ -33,10 +31,10 @@ async def test_emergency_overtakes_a_bulk_send_in_progress(dispatcher_factory) -
     )
     # The bulk batch holds the only send slot, yet the emergency reaches the provider: the
     # urgent lane has slots of its own, and takes only emergency and high-priority rows.
-    await wait_until(lambda: _true(len(channel.batches) == 2))
+    await wait_until(lambda: len(channel.batches) == 2)
     assert [Priority.EMERGENCY] * 2 == [m.priority for m in channel.batches[1]]
     channel.gate.set()
-    await wait_until(lambda: _true(len(channel.batches) >= 3))
+    await wait_until(lambda: len(channel.batches) >= 3)
     assert {Priority.BULK} == {m.priority for m in channel.batches[2]}
     await d.stop()
     await runner
@@ -44,11 +42,8 @@ async def test_emergency_overtakes_a_bulk_send_in_progress(dispatcher_factory) -
 
 async def test_cancel_mid_send_stops_what_has_not_gone_out(dispatcher_factory) -> None:
     d = await dispatcher_factory({"sms": scripted("sms", max_batch=10, concurrency=1)})
-    ann = await announce(d, audience={"addresses": {"sms": [f"+8491{i:07d}" for i in range(100)]}})
-    channel = d.channels["sms"]
-    channel.gate = asyncio.Event()
-    runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _true(len(channel.batches) == 1))
+    numbers = [f"+8491{i:07d}" for i in range(100)]
+    ann, channel, runner = await hold_first_batch(d, audience={"addresses": {"sms": numbers}})
     await d.services.cancel_announcement(ann.id)
     channel.gate.set()
     await d.stop()
@@ -99,10 +94,6 @@ async def test_fanout_resumes_after_a_crash_without_duplicates(settings_factory)
     assert {DeliveryStatus.SENT} == {x.status for x in got}
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def _reopen(d: Dispatcher):  # type: ignore[no-untyped-def]
     store = SQLiteStore(d.settings.db)
     await store.open()
@@ -137,15 +128,15 @@ async def test_an_emergency_is_released_without_waiting_for_the_tick_in_progress
     )
     await d.start()
     runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _true(store.waiting))  # the scheduler is stuck mid-tick
+    await wait_until(lambda: store.waiting)  # the scheduler is stuck mid-tick
     await announce(d, priority="emergency", audience={"addresses": {"sms": ["+84990000001"]}})
-    await wait_until(lambda: _true(bool(d.channels["sms"].sent)), timeout=5)
+    await wait_until(lambda: bool(d.channels["sms"].sent), timeout=5)
     await announce(d, priority="normal", audience={"addresses": {"sms": ["+84990000002"]}})
     await asyncio.sleep(0.2)
     # A normal announcement waits for the scheduler's next tick, as before.
     assert ["+84990000001"] == [m.address for m in d.channels["sms"].sent]
     store.gate.set()
-    await wait_until(lambda: _true(len(d.channels["sms"].sent) == 2))
+    await wait_until(lambda: len(d.channels["sms"].sent) == 2)
     await d.stop()
     await runner
 
@@ -176,11 +167,11 @@ async def test_the_next_batch_goes_out_while_the_outcomes_before_it_are_written(
     runner = asyncio.create_task(d.run())
     # One send slot: the second batch reaches the provider while the first one's outcomes
     # still wait to be written, so the provider is not kept waiting on the store.
-    await wait_until(lambda: _true(len(d.channels["sms"].batches) >= 2))
+    await wait_until(lambda: len(d.channels["sms"].batches) >= 2)
     assert store.held >= 1
     assert {"sending": 30} == (await d.services.get_announcement(ann.id)).counts["sms"]
     store.gate.set()
-    await wait_until(lambda: _true(len(d.channels["sms"].sent) == 30))
+    await wait_until(lambda: len(d.channels["sms"].sent) == 30)
     await d.stop()
     await runner
     counts = (await _reopen(d)).counts
@@ -190,20 +181,17 @@ async def test_the_next_batch_goes_out_while_the_outcomes_before_it_are_written(
 
 async def test_the_next_batch_is_claimed_while_every_slot_is_busy(dispatcher_factory) -> None:
     d = await dispatcher_factory({"sms": scripted("sms", max_batch=10, concurrency=1)})
-    ann = await announce(d, audience={"addresses": {"sms": [f"+8491{i:07d}" for i in range(30)]}})
-    channel = d.channels["sms"]
-    channel.gate = asyncio.Event()
-    runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _true(len(channel.batches) == 1))
+    numbers = [f"+8491{i:07d}" for i in range(30)]
+    ann, channel, runner = await hold_first_batch(d, audience={"addresses": {"sms": numbers}})
     # The first batch holds the only slot at the provider; the second is leased already
     # (its lease renewed with the first's), the third still queued.
     worker = d.workers["sms"]
-    await wait_until(lambda: _true(len(worker.leases) == 2))
+    await wait_until(lambda: len(worker.leases) == 2)
     counts = (await d.services.get_announcement(ann.id)).counts["sms"]
     assert {"sending": 20, "queued": 10} == counts
     assert 1 == len(channel.batches)
     channel.gate.set()
-    await wait_until(lambda: _true(len(channel.sent) == 30))
+    await wait_until(lambda: len(channel.sent) == 30)
     await d.stop()
     await runner
     assert [10, 10, 10] == [len(b) for b in channel.batches]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_helpers import announce, wait_until
+from engine_helpers import announce, hold_first_batch, wait_until
 from scripted import channels_pm, scripted
 
 from dispatcher.clock import FakeClock
@@ -15,6 +15,7 @@ from dispatcher.store import SQLiteStore
 from schemas import AttemptOutcome, Delivery, DeliveryStatus
 
 ONE = {"addresses": {"sms": ["+84910000000"]}}
+TWO = {"addresses": {"sms": ["+84910000000", "+84910000001"]}}
 
 
 async def _delivery(d: Dispatcher, delivery_id: str = "1") -> Delivery:
@@ -29,11 +30,7 @@ async def _delivery(d: Dispatcher, delivery_id: str = "1") -> Delivery:
 
 async def test_stop_waits_for_in_flight_sends(dispatcher_factory) -> None:
     d = await dispatcher_factory(worker={"shutdown_timeout": 30})
-    await announce(d, audience=ONE)
-    channel = d.channels["sms"]
-    channel.gate = asyncio.Event()
-    runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _has_batches(channel))
+    _, channel, runner = await hold_first_batch(d, audience=ONE)
     stopping = asyncio.create_task(d.stop())
     await asyncio.sleep(0)  # let stop() begin before the provider answers
     channel.gate.set()
@@ -45,11 +42,8 @@ async def test_stop_waits_for_in_flight_sends(dispatcher_factory) -> None:
 
 async def test_stop_aborts_sends_past_the_timeout_and_records_them(dispatcher_factory) -> None:
     d = await dispatcher_factory(worker={"shutdown_timeout": 0.05})
-    await announce(d, audience=ONE)
-    channel = d.channels["sms"]
-    channel.gate = asyncio.Event()  # never set: the provider hangs
-    runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _has_batches(channel))
+    # The gate is never set: the provider hangs.
+    _, _, runner = await hold_first_batch(d, audience=ONE)
     await d.stop()
     await runner
     delivery = await _delivery(d)
@@ -114,10 +108,6 @@ async def _has_batches(channel) -> bool:  # type: ignore[no-untyped-def]
     return bool(channel.batches)
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def test_stop_during_drain_is_not_ignored(dispatcher_factory) -> None:
     d = await dispatcher_factory(worker={"shutdown_timeout": 0.05})
     await announce(d, audience=ONE)
@@ -180,12 +170,9 @@ async def test_a_batch_claimed_ahead_is_handed_back_unsent_at_stop(dispatcher_fa
     d = await dispatcher_factory(
         {"sms": scripted("sms", max_batch=1, concurrency=1)}, worker={"shutdown_timeout": 0.05}
     )
-    await announce(d, audience={"addresses": {"sms": ["+84910000000", "+84910000001"]}})
-    channel = d.channels["sms"]
-    channel.gate = asyncio.Event()  # never set: the first send hangs
-    runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _has_batches(channel))
-    await wait_until(lambda: _true(len(d.workers["sms"].leases) == 2))
+    # The gate is never set: the first send hangs.
+    _, channel, runner = await hold_first_batch(d, audience=TWO)
+    await wait_until(lambda: len(d.workers["sms"].leases) == 2)
     await d.stop()
     await runner
     assert 1 == len(channel.batches)
@@ -202,13 +189,9 @@ async def test_a_batch_claimed_ahead_is_handed_back_when_its_loop_is_cancelled(
     dispatcher_factory,
 ) -> None:
     d = await dispatcher_factory({"sms": scripted("sms", max_batch=1, concurrency=1)})
-    await announce(d, audience={"addresses": {"sms": ["+84910000000", "+84910000001"]}})
-    channel = d.channels["sms"]
-    channel.gate = asyncio.Event()
-    runner = asyncio.create_task(d.run())
-    await wait_until(lambda: _has_batches(channel))
+    _, channel, runner = await hold_first_batch(d, audience=TWO)
     worker = d.workers["sms"]
-    await wait_until(lambda: _true(len(worker.leases) == 2))
+    await wait_until(lambda: len(worker.leases) == 2)
     [loop] = [t for t in d._tasks if t.get_name() == "worker:sms"]
     loop.cancel()
     with pytest.raises(asyncio.CancelledError):
