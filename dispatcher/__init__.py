@@ -15,6 +15,7 @@ from dispatcher.channel import (
     RetryLater,
     RouteSpec,
     SendResult,
+    timed,
 )
 from dispatcher.cli_context import cli_settings
 from dispatcher.clock import Clock, FakeClock
@@ -109,4 +110,5 @@ __all__ = [
     "refused_address",
     "services",
     "short_code",
+    "timed",
 ]

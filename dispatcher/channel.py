@@ -7,9 +7,10 @@ and expects one :data:`SendResult` per message, in order.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -64,10 +65,17 @@ class Inspection:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """The provider took the message; ``provider_id`` matches its receipts later."""
+    """The provider took the message; ``provider_id`` matches its receipts later.
+
+    ``latency_ms``, on every result: how long the provider took to answer the request that
+    carried this message, when the channel timed it. Without it the attempt gets the whole
+    send's duration, which for a send of many requests in lanes is several requests long.
+    Results compare equal whatever their latencies.
+    """
 
     provider_id: str | None = None
     provider_code: str | None = None
+    latency_ms: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,7 @@ class RetryLater:
     code: str | None = None
     unknown: bool = False
     untried: bool = False
+    latency_ms: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +107,16 @@ class Failed:
     reason: str
     code: str | None = None
     kind: FailureKind = FailureKind.PERMANENT
+    latency_ms: float | None = field(default=None, compare=False)
 
 
 SendResult = Accepted | RetryLater | Failed
+
+
+def timed(result: SendResult, started: float) -> SendResult:
+    """``result`` with the latency of a request begun at ``started`` (a
+    ``time.perf_counter()`` reading): for channels that time their requests one by one."""
+    return replace(result, latency_ms=(time.perf_counter() - started) * 1000)
 
 
 class ReceiptSink(Protocol):

@@ -38,13 +38,16 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._attempts = Counter(
             "thongbao_attempts",
-            "Calls to a provider, by channel and outcome.",
+            "Attempts to send a message, by channel and outcome (one provider request may "
+            "carry many).",
             ["channel", "outcome"],
             registry=self.registry,
         )
         self._latency = Histogram(
             "thongbao_send_latency_seconds",
-            "How long a provider took to answer one send.",
+            "How long a provider took to answer the request that carried a message, one "
+            "observation per attempt (a channel that does not time its requests gives its "
+            "whole send's duration).",
             ["channel"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,

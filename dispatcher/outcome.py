@@ -75,7 +75,11 @@ class Judge:
         started: datetime,
         latency_ms: float | None,
     ) -> Outcome:
-        """The outcome of attempt ``c.attempt`` that came to ``result``."""
+        """The outcome of attempt ``c.attempt`` that came to ``result``; its latency is the
+        result's own when the channel timed its request, ``latency_ms`` (the send's)
+        otherwise."""
+        if not isinstance(result, Unknown) and result.latency_ms is not None:
+            latency_ms = result.latency_ms
         if isinstance(result, Accepted):  # most of a bulk send: built without the helper
             provider_id, code = result.provider_id, result.provider_code
             return Outcome(

@@ -62,7 +62,12 @@ class Attempt(BaseModel):
     number: int
     started_at: datetime
     outcome: AttemptOutcome
-    latency_ms: float | None = None
+    latency_ms: float | None = Field(
+        default=None,
+        description="How long the provider took to answer the request that carried this "
+        "attempt, in milliseconds (the whole send's duration for a channel that does not time "
+        "its requests one by one).",
+    )
     provider_id: str | None = None
     provider_code: str | None = None
     reason: str | None = None

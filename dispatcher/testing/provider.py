@@ -29,13 +29,15 @@ class ProviderRequest:
 
 @dataclass(frozen=True)
 class ProviderAnswer:
-    """How the fake provider answers: ``text`` wins over ``json``; ``hang`` never answers."""
+    """How the fake provider answers: ``text`` wins over ``json``; ``hang`` never answers;
+    ``delay`` answers after that many seconds."""
 
     status: int = 200
     json: Any = None
     text: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     hang: bool = False
+    delay: float = 0.0
 
 
 Answerer = Callable[[ProviderRequest], ProviderAnswer]
@@ -95,6 +97,8 @@ class FakeProvider:
         if answer.hang:
             await self._release.wait()
             return web.Response(status=504)
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
         if answer.text is not None:
             return web.Response(status=answer.status, text=answer.text, headers=answer.headers)
         return web.json_response(answer.json, status=answer.status, headers=answer.headers)

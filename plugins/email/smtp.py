@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Sequence
 
 import aiosmtplib
@@ -26,6 +27,7 @@ from dispatcher import (
     RetryLater,
     SendResult,
     TransientDeliveryError,
+    timed,
 )
 from plugins.email.message import ascii_address
 from plugins.email.settings import SmtpSettings
@@ -119,31 +121,24 @@ class SmtpTransport(EmailTransport):
 
     async def _send_one(self, out: EmailOut) -> SendResult:
         async with self._slots:
-            reused = bool(self._idle)
-            try:
-                client = self._idle.pop() if reused else await self._connect()
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                return RetryLater(f"no connection to the SMTP server: {exc!r}")
-            try:
-                result = await self._transact(client, out)
-            except _Lost as lost:
-                client.close()
-                if reused and not lost.after_data:
-                    # An idle connection the server dropped: one fresh try is always safe.
-                    return await self._retry_fresh(out)
-                return _lost_result(lost)
-            self._release(client)
-            return result
+            started = time.perf_counter()  # the server's time, not the wait for a slot
+            return timed(await self._send_pooled(out), started)
 
-    async def _retry_fresh(self, out: EmailOut) -> SendResult:
+    async def _send_pooled(self, out: EmailOut, *, reuse: bool = True) -> SendResult:
+        """Send ``out`` on an idle connection (a new one when none is idle or ``reuse`` is
+        false)."""
+        reused = reuse and bool(self._idle)
         try:
-            client = await self._connect()
+            client = self._idle.pop() if reused else await self._connect()
         except (aiosmtplib.SMTPException, OSError) as exc:
             return RetryLater(f"no connection to the SMTP server: {exc!r}")
         try:
             result = await self._transact(client, out)
         except _Lost as lost:
             client.close()
+            if reused and not lost.after_data:
+                # An idle connection the server dropped: one fresh try is always safe.
+                return await self._send_pooled(out, reuse=False)
             return _lost_result(lost)
         self._release(client)
         return result

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -124,6 +126,16 @@ def as_result(found: Outcome) -> SendResult:
     # A request that timed out may have been taken: say so, so that a gateway which cannot
     # de-duplicate (SpeedSMS) fails the message instead of sending it twice.
     return RetryLater(str(found), code=found.code, unknown=isinstance(found, TimeoutError))
+
+
+def with_latency(found: Sequence[Outcome], started: float) -> list[Outcome]:
+    """``found``, the outcomes of one request begun at ``started`` (a ``time.perf_counter()``
+    reading), each result with that request's latency; errors stay as they are."""
+    latency_ms = (time.perf_counter() - started) * 1000
+    return [
+        each if isinstance(each, DeliveryError) else replace(each, latency_ms=latency_ms)
+        for each in found
+    ]
 
 
 def settle(outcomes: Sequence[Outcome]) -> list[SendResult]:

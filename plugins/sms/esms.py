@@ -30,6 +30,7 @@ match the delivery by ``SMSID``; their format is in :mod:`plugins.sms.esms_repor
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, Literal
@@ -54,6 +55,7 @@ from plugins.sms.brandname import (
     outcome,
     settle,
     stops_batch,
+    with_latency,
 )
 from plugins.sms.esms_codes import ESMS_CODES
 from plugins.sms.esms_report import ESMS_CALLBACK_PATH, handle_esms_report
@@ -146,11 +148,13 @@ class EsmsTransport(AccountTransport):
         return body
 
     async def _send_one(self, session: aiohttp.ClientSession, item: SmsOut) -> Outcome:
+        started = time.perf_counter()
         try:
             answer = await self._post(session, self.payload(item))
         except DeliveryError as exc:
             return exc
-        return self._read(answer)
+        [found] = with_latency([self._read(answer)], started)
+        return found
 
     def _read(self, answer: Any) -> Outcome:
         if not isinstance(answer, dict):

@@ -27,7 +27,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -48,6 +50,7 @@ from dispatcher import (
     TransientDeliveryError,
     in_lanes,
     jsontext,
+    timed,
 )
 from plugins.sms.generic_config import (
     BasicAuth,
@@ -148,26 +151,36 @@ class GenericHttpTransport(SmsTransport):
     async def _send_one(self, out: SmsOut) -> SendResult:
         try:
             payload = self._render(self._single, message_variables(out, self.settings))
-            answer = await self._request(payload)
         except DeliveryError as exc:
             return result_for(exc)
+        started = time.perf_counter()
+        try:
+            answer = await self._request(payload)
+        except DeliveryError as exc:
+            return timed(result_for(exc), started)
         accepted_id = text_at(answer, self.settings.id_path, id_like=True)
-        return Accepted(provider_id=accepted_id) if accepted_id else RetryLater(UNREADABLE)
+        latency_ms = (time.perf_counter() - started) * 1000
+        if accepted_id:
+            return Accepted(provider_id=accepted_id, latency_ms=latency_ms)
+        return RetryLater(UNREADABLE, latency_ms=latency_ms)
 
     async def _send_chunk_or_fail(
         self, chunk: Sequence[SmsOut], shape: BatchShape
     ) -> list[SendResult]:
+        started = time.perf_counter()
         try:
             return await self._send_chunk(chunk, shape)
         except DeliveryError as exc:
-            return [result_for(exc)] * len(chunk)
+            return [timed(result_for(exc), started)] * len(chunk)
 
     async def _send_chunk(self, chunk: Sequence[SmsOut], shape: BatchShape) -> list[SendResult]:
         batch_variables = {"brandname": self.settings.brandname, "count": len(chunk)}
         envelope = self._render(self._envelope, batch_variables) if self._envelope else {}
         items = [self._render(self._message, message_variables(o, self.settings)) for o in chunk]
+        started = time.perf_counter()
         answer = await self._request(put_at(envelope, shape.items_field, items))
-        results = self._batch_results(chunk, shape, answer)
+        latency_ms = (time.perf_counter() - started) * 1000
+        results = self._batch_results(chunk, shape, answer, latency_ms)
         if results is None:
             raise TransientDeliveryError(UNREADABLE, channel=self.channel)
         return results
@@ -244,7 +257,7 @@ class GenericHttpTransport(SmsTransport):
 
     # -- batch answers ---------------------------------------------------------------------
     def _batch_results(
-        self, chunk: Sequence[SmsOut], shape: BatchShape, answer: Any
+        self, chunk: Sequence[SmsOut], shape: BatchShape, answer: Any, latency_ms: float
     ) -> list[SendResult] | None:
         items = value_at(answer, shape.results_path)
         if not isinstance(items, list):
@@ -254,25 +267,27 @@ class GenericHttpTransport(SmsTransport):
         else:
             by_ref = {text_at(item, shape.result_ref_path): item for item in items}
             paired = [by_ref.get(out.ref) for out in chunk]
-        return [self._item_result(item, shape) for item in paired]
+        return [self._item_result(item, shape, latency_ms) for item in paired]
 
-    def _item_result(self, item: Any, shape: BatchShape) -> SendResult:
+    def _item_result(self, item: Any, shape: BatchShape, latency_ms: float) -> SendResult:
+        """The result of one message of a batch request answered in ``latency_ms``."""
         if not isinstance(item, dict):
-            return RetryLater(NO_RESULT)
+            return RetryLater(NO_RESULT, latency_ms=latency_ms)
         accepted_id = text_at(item, shape.result_id_path, id_like=True)
         check = shape.result_success
         refused = check is not None and not passes(item, check)
         if accepted_id and not refused:
-            return Accepted(provider_id=accepted_id)
+            return Accepted(provider_id=accepted_id, latency_ms=latency_ms)
         code = text_at(item, shape.result_code_path)
         if code is None and refused and check is not None:
             code = text_at(item, check.field)
         reason = text_at(item, shape.result_error_path)
         if code is None and reason is None:
-            return RetryLater(UNREADABLE)
+            return RetryLater(UNREADABLE, latency_ms=latency_ms)
         flag = shape.result_permanent_path
         permanent = value_at(item, flag) is True if flag else None
-        return result_for(refusal_error(self.settings, code, reason, permanent, self.channel))
+        found = result_for(refusal_error(self.settings, code, reason, permanent, self.channel))
+        return replace(found, latency_ms=latency_ms)
 
 
 # Requests one lane of a send should get, with one message a request: a send runs

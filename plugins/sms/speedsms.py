@@ -40,6 +40,7 @@ format is in :mod:`plugins.sms.speedsms_report`.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -65,6 +66,7 @@ from plugins.sms.brandname import (
     reported_digits,
     settle,
     stops_batch,
+    with_latency,
 )
 from plugins.sms.speedsms_codes import INVALID_PHONE_CODE, MAX_NUMBERS, SPEEDSMS_CODES
 from plugins.sms.speedsms_report import SPEEDSMS_CALLBACK_PATH, handle_speedsms_report
@@ -179,11 +181,12 @@ class SpeedSmsTransport(AccountTransport):
     async def _send_chunk(
         self, session: aiohttp.ClientSession, items: Sequence[SmsOut]
     ) -> list[Outcome]:
+        started = time.perf_counter()
         try:
             answer = await self._post(session, self.payload(items))
         except DeliveryError as exc:
             return [exc] * len(items)
-        return self._read(items, answer)
+        return with_latency(self._read(items, answer), started)
 
     def _read(self, items: Sequence[SmsOut], answer: Any) -> list[Outcome]:
         if not isinstance(answer, dict) or answer.get("status") not in ("success", "error"):

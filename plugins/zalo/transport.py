@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import time
 from functools import partial
+from time import perf_counter
 from typing import Any
 
 import structlog
@@ -30,6 +31,7 @@ from dispatcher import (
     RetryLater,
     SendResult,
     in_lanes,
+    timed,
 )
 from plugins.zalo.api import ZaloApi
 from plugins.zalo.catalog import TemplateCatalog
@@ -160,10 +162,12 @@ class ZaloTransport:
 
     async def _call(self, send: Send) -> tuple[SendResult, bool]:
         """One request: its result, and whether it stops the rest of the batch."""
+        started = perf_counter()
         try:
-            return await send()
+            result, stops = await send()
         except DeliveryError as exc:
-            return _whole_request(exc, self.settings.token_retry_after), True
+            return timed(_whole_request(exc, self.settings.token_retry_after), started), True
+        return timed(result, started), stops
 
     async def _send(
         self,

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from engine_helpers import announce, deliveries, directory
+from prometheus_client.parser import text_string_to_metric_families
 from scripted import scripted
 
 from dispatcher.channel import Accepted, Failed, OutboundMessage, RetryLater, SendResult
@@ -339,6 +340,35 @@ async def test_an_untried_wait_uses_no_attempt(dispatcher_factory) -> None:
     await d.run(until_idle=True)
     [sent] = await deliveries(d, ann.id)
     assert (DeliveryStatus.SENT, 1) == (sent.status, sent.attempt_count)
+
+
+async def test_an_attempt_keeps_the_latency_of_its_own_request(dispatcher_factory) -> None:
+    # A channel that times its requests one by one: each attempt and the histogram get that
+    # request's time; a result without one gets the whole send's duration.
+    def timed_first(m: OutboundMessage) -> SendResult:
+        if m.address == "+84910000000":
+            return Accepted(provider_id="p-timed", latency_ms=12.5)
+        return Accepted(provider_id="p-untimed")
+
+    d = await dispatcher_factory({"sms": scripted("sms", timed_first)})
+    ann = await announce(d, audience={"addresses": {"sms": ["+84910000000", "+84910000001"]}})
+    await d.run(until_idle=True)
+
+    latency = {x.provider_id: x.attempts[0].latency_ms for x in await deliveries(d, ann.id)}
+    assert 12.5 == latency["p-timed"]
+    untimed = latency["p-untimed"]
+    assert untimed is not None and untimed != 12.5
+    histogram = {
+        s.name: s.value
+        for f in text_string_to_metric_families((await d.metrics.render(d.store)).decode())
+        if f.name == "thongbao_send_latency_seconds"
+        for s in f.samples
+        if s.labels.get("le") is None
+    }
+    assert (2, pytest.approx(0.0125 + untimed / 1000)) == (
+        histogram["thongbao_send_latency_seconds_count"],
+        histogram["thongbao_send_latency_seconds_sum"],
+    )
 
 
 @pytest.mark.timeout(30)  # a crashed batch would wait for its lease to expire

@@ -98,6 +98,13 @@ class SmtpServer:
     ca_file: Path | None
     server: asyncio.Server
     connections: int = 0
+    sessions: list[SMTP] = field(default_factory=list)  # one per connection, in order
+
+    def drop_connections(self) -> None:
+        """Close every connection from the server's side, as an idle timeout would."""
+        for session in self.sessions:
+            if session.transport is not None:
+                session.transport.close()
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -136,7 +143,7 @@ async def smtpd(tmp_path: Path, tls_ca: trustme.CA) -> AsyncIterator[SmtpFactory
             with warnings.catch_warnings():
                 # aiosmtpd warns that AUTH without TLS is unsafe: it is a local test server.
                 warnings.simplefilter("ignore", UserWarning)
-                return SMTP(
+                session = SMTP(
                     handler,
                     hostname="smtp.test",
                     tls_context=server_tls if security == "starttls" else None,
@@ -145,6 +152,8 @@ async def smtpd(tmp_path: Path, tls_ca: trustme.CA) -> AsyncIterator[SmtpFactory
                     auth_require_tls=False,
                     authenticator=handler.authenticate if auth else None,
                 )
+            holder[0].sessions.append(session)
+            return session
 
         ssl_arg = server_tls if security == "tls" else None
         server = await asyncio.get_running_loop().create_server(

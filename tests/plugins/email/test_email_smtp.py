@@ -162,6 +162,19 @@ async def test_connection_is_reused_after_a_refusal(
     assert (1, 2) == (server.connections, len(server.handler.received))
 
 
+async def test_an_idle_connection_the_server_dropped_is_replaced(
+    smtpd: SmtpFactory, make_channel: ChannelMaker
+) -> None:
+    server = await smtpd()
+    channel = await make_channel(email_settings(server))
+    await channel.send([message(1)])
+    server.drop_connections()
+    await asyncio.sleep(0.05)  # let the close reach the client
+    [result] = await channel.send([message(2)])
+    assert isinstance(result, Accepted)
+    assert (2, 2) == (server.connections, len(server.messages))
+
+
 async def test_pool_bounds_connections_across_batches(
     smtpd: SmtpFactory, make_channel: ChannelMaker
 ) -> None:
@@ -310,3 +323,17 @@ async def test_an_attachment_on_a_private_address_fails_without_being_fetched(
     assert "attachment_refused" == result.code
     assert "[outbound] allowed_networks" in result.reason
     assert ([], []) == (seen, server.messages)
+
+
+async def test_latency_is_the_servers_not_the_wait_for_a_connection(
+    smtpd: SmtpFactory, make_channel: ChannelMaker
+) -> None:
+    # One connection: the second e-mail waits for the first, whose DATA the server holds
+    # for about half a second. The second's latency is its own transaction's, not that wait.
+    server = await smtpd()
+    server.handler.hold_data = held = asyncio.Event()
+    channel = await make_channel(email_settings(server, pool_size=1))
+    asyncio.get_running_loop().call_later(0.5, held.set)
+    results = await channel.send([message(1), message(2, "b@example.org")])
+    first, second = [r.latency_ms or 0.0 for r in results]
+    assert first > 250 > second

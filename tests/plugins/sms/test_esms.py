@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from schemas import DeliveryStatus, FailureKind, ReceiptIn
 Make = MakeTransport[EsmsTransport]
 SEND_PATH = "/MainService.svc/json/SendMultipleMessage_V4_post_json/"
 VIETNAMESE = "Lịch cắt điện phường Hàng Bạc: 8h–17h ngày 3/3."
+SLOW = 0.5  # seconds a slow answer waits
 SMSID = "dc712784-9c5f-4c69-b9a8-ea69d56adc9a87"
 
 
@@ -406,3 +408,17 @@ async def test_report_matches_the_id_the_send_recorded(
     assert isinstance(accepted, Accepted)
     await client.get(ESMS_CALLBACK_PATH, params=report(SMSID=accepted.provider_id or ""))
     assert [accepted.provider_id] == [r.provider_id for r in sink.receipts]
+
+
+async def test_each_message_gets_the_latency_of_its_own_request(
+    make: Make, esms: FakeProvider
+) -> None:
+    # d1's answer takes SLOW seconds; d2, sent beside it, is answered at once.
+    def slow_first(request: ProviderRequest) -> ProviderAnswer:
+        answer = esms_accepts(request)
+        return replace(answer, delay=SLOW) if request.json()["RequestId"] == "d1" else answer
+
+    esms.always(slow_first)
+    results = await (await make()).send([sms(1), sms(2, phone="+84912345679")])
+    slow, fast = [r.latency_ms or 0.0 for r in results]
+    assert slow >= SLOW * 1000 > fast

@@ -61,6 +61,7 @@ class Gateway:
         self.seen: list[Seen] = []
         self.answer: Answer = lambda seen: web.json_response({"id": "gw-1"})
         self.hang = False
+        self.delay: Callable[[Seen], float] = lambda seen: 0.0  # seconds before answering
         self.released = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -81,6 +82,7 @@ class Gateway:
         self.seen.append(seen)
         if self.hang:
             await self.released.wait()
+        await asyncio.sleep(self.delay(seen))
         return self.answer(seen)
 
 
@@ -573,3 +575,48 @@ def test_bad_settings_name_the_field(toml: str, message: str) -> None:
     with pytest.raises(ValidationError) as info:
         settings_from('url = "URL"\n' + toml)
     assert message in str(info.value)
+
+
+# -- latency -------------------------------------------------------------------------------
+SLOW = 0.5  # seconds one request of a send waits for its answer
+
+
+async def test_each_message_gets_the_latency_of_its_own_request(
+    transport: Factory, gateway: Gateway
+) -> None:
+    # Two lanes: d1 waits SLOW in one while the other sends d2..d6. Their latencies are
+    # their own requests', not the whole send's (which is at least SLOW).
+    gateway.delay = lambda seen: SLOW if seen.json()["ref"] == "d1" else 0.0
+    sender = await transport("parallel = 2")
+    results = await sender.send(outs(6))
+    assert [Accepted(provider_id="gw-1")] * 6 == results
+    slow, *fast = [r.latency_ms for r in results]
+    assert slow is not None and slow >= SLOW * 1000
+    assert all(ms is not None and ms < SLOW * 1000 for ms in fast)
+
+
+async def test_a_failed_request_has_its_latency_too(transport: Factory, gateway: Gateway) -> None:
+    gateway.delay = lambda seen: SLOW
+    gateway.answer = lambda seen: web.json_response({"error": "busy"}, status=503)
+    sender = await transport("")
+    [result] = await sender.send([out(1)])
+    assert isinstance(result, RetryLater) and result.latency_ms is not None
+    assert result.latency_ms >= SLOW * 1000
+
+
+async def test_a_batch_requests_messages_share_that_requests_latency(
+    transport: Factory, gateway: Gateway
+) -> None:
+    # Two requests of two messages at once: the slow one's messages have its latency.
+    gateway.delay = lambda seen: SLOW if seen.json()["messages"][0]["ref"] == "d1" else 0.0
+    gateway.answer = lambda seen: web.json_response(
+        {"results": [{"id": f"gw-{m['ref']}"} for m in seen.json()["messages"]]}
+    )
+    sender = await transport('parallel = 2\n[batch]\nmax_size = 2\nmatch = "order"')
+    results = await sender.send(outs(4))
+    assert [f"gw-d{n}" for n in range(1, 5)] == [
+        r.provider_id for r in results if isinstance(r, Accepted)
+    ]
+    latencies = [r.latency_ms or 0.0 for r in results]
+    assert latencies[0] == latencies[1] >= SLOW * 1000
+    assert latencies[2] == latencies[3] < SLOW * 1000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -444,3 +445,11 @@ def test_a_timed_out_request_among_accepted_ones_is_an_unknown_outcome() -> None
     accepted = Accepted(provider_id="t1:84912345678")
     results = settle([accepted, ChannelTimeoutError("no answer in 10 s", channel="sms")])
     assert [accepted, RetryLater("no answer in 10 s", unknown=True)] == results
+
+
+async def test_a_requests_messages_get_its_latency(
+    make: Make, speedsms: FakeProvider, gateway: FakeSpeedSms
+) -> None:
+    speedsms.always(lambda request: replace(gateway(request), delay=0.5))
+    results = await (await make()).send([sms(1), sms(2)])
+    assert all(isinstance(r, Accepted) and (r.latency_ms or 0) >= 500 for r in results)

@@ -49,6 +49,17 @@ async def test_a_phone_gets_the_documented_zns_request(
     assert [expected] == fake.zns
 
 
+async def test_each_message_gets_the_latency_of_its_own_request(
+    make_channel: MakeChannel, zalo: tuple[FakeZalo, str], store: SQLiteStore
+) -> None:
+    fake, _ = zalo
+    fake.delays["84912345678"] = 0.5  # the first phone's answer waits; the second's does not
+    channel = await make_channel(store)
+    results = await channel.send([message(1), message(2, "+84912345679")])
+    slow, fast = [r.latency_ms or 0.0 for r in results]
+    assert slow >= 500 > fast
+
+
 async def test_a_test_announcement_goes_in_development_mode(
     make_channel: MakeChannel, zalo: tuple[FakeZalo, str]
 ) -> None:

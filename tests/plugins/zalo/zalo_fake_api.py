@@ -46,6 +46,7 @@ class FakeZalo:
     no_zalo: set[str] = field(default_factory=set)  # phones without a Zalo account (-118)
     blocked: set[str] = field(default_factory=set)  # phones that cannot receive ZNS (-119)
     codes: dict[str, int] = field(default_factory=dict)  # phone → error code to answer
+    delays: dict[str, float] = field(default_factory=dict)  # phone → seconds before answering
     templates: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {TEMPLATE: NOTICE_PARAMS}
     )
@@ -75,6 +76,7 @@ class FakeZalo:
         body = await request.json()
         self.zns.append(body)
         phone = body["phone"]
+        await asyncio.sleep(self.delays.get(phone, 0.0))
         code = self.codes.get(phone) or (-118 if phone in self.no_zalo else 0)
         code = code or (-119 if phone in self.blocked else 0)
         if code == 0 and self.remaining <= 0:
