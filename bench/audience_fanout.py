@@ -29,7 +29,7 @@ from dispatcher.channel import Accepted, Channel, ChannelContext, OutboundMessag
 from dispatcher.clock import Clock
 from dispatcher.fanout import Fanout, Planner
 from dispatcher.store import SQLiteStore
-from schemas import AnnouncementIn, Contact
+from schemas import AnnouncementIn, Audience, Contact
 
 
 def peak_mb() -> float:
@@ -80,7 +80,7 @@ async def fill(folder: Path, n: int) -> None:
         )
     provinces = sorted({a.parent_code for a in areas if a.parent_code})
     data = AnnouncementIn(
-        title="Bão số 3", body="Bench", channels=["sms"], audience={"areas": provinces}
+        title="Bão số 3", body="Bench", channels=["sms"], audience=Audience(areas=provinces)
     )
     await store.create_announcement("bench", data, created_by=None, now=clock.now())
     await store.close()

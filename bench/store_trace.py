@@ -25,7 +25,6 @@ import argparse
 import atexit
 import os
 import statistics
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -86,7 +85,7 @@ def install(trace: str) -> list[Transaction]:
     async def timed_transaction(self: Any, work: Callable[[Any], Any]) -> Any:
         return await transaction(self, _Traced(work, time.perf_counter()))
 
-    sqlite_conn._atomically = timed_atomically  # type: ignore[assignment]
+    sqlite_conn._atomically = timed_atomically
     sqlite_conn.SQLiteConnections._transaction = timed_transaction  # type: ignore[method-assign]
     atexit.register(write, done, Path(f"{trace}-{os.getpid()}.tsv"))
     return done
@@ -180,4 +179,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
