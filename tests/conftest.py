@@ -10,6 +10,7 @@ from typing import Any
 import pluggy
 import pytest
 import structlog
+from counts_check import miscounted
 from scripted import channels_pm, scripted
 
 from dispatcher.channel import Channel
@@ -84,5 +85,9 @@ async def dispatcher_factory(
         return d
 
     yield make
+    wrong = []
     for d in made:
+        if d.store.is_open:
+            wrong += await miscounted(d.store)
         await d.stop()
+    assert not wrong, f"delivery_counts disagree with the deliveries: {wrong}"

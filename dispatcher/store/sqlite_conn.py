@@ -89,6 +89,11 @@ class SQLiteConnections:
         self._rdb = self._db if self._memory else await self._connect()
         self._urgent_rdb = self._db if self._memory else await self._connect()
 
+    @property
+    def is_open(self) -> bool:
+        """Whether :meth:`open` was called, and :meth:`close` not since."""
+        return self._db is not None
+
     async def close(self) -> None:
         """Close the writer and both readers; safe to call twice."""
         db, rdb, urdb = self._db, self._rdb, self._urgent_rdb

@@ -148,9 +148,10 @@ def insert_deliveries(
             "UPDATE announcements SET status = 'sending', finished_at = NULL WHERE id = ?",
             (announcement_id,),
         )
-    before = db.total_changes
-    db.execute(_INSERT_DELIVERIES, (_batch([new_delivery_params(d) for d in deliveries]),))
-    inserted = db.total_changes - before
+    # rowcount: the rows this INSERT wrote, not those the counting triggers wrote with them.
+    inserted: int = db.execute(
+        _INSERT_DELIVERIES, (_batch([new_delivery_params(d) for d in deliveries]),)
+    ).rowcount
     if cursor is not None:
         db.execute(
             "UPDATE announcements SET fanout_cursor = ? WHERE id = ?", (cursor, announcement_id)

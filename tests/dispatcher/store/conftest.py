@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from counts_check import miscounted
 
 from dispatcher.store import SQLiteStore
 
@@ -16,4 +17,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     s = SQLiteStore(tmp_path / "store.db")
     await s.open()
     yield s
+    wrong = await miscounted(s) if s.is_open else []
     await s.close()
+    assert not wrong, f"delivery_counts disagree with the deliveries: {wrong}"

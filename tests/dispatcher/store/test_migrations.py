@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiosqlite
 
 from dispatcher.store.migrations import MIGRATIONS, migrate
-from dispatcher.store.sqlite import ANNOUNCEMENT_COUNTS_SQL, STATUS_TOTALS_SQL
+from dispatcher.store.sqlite import (
+    ANNOUNCEMENT_COUNTS_SQL,
+    DELIVERIES_PAGE_SQL,
+    STATUS_TOTALS_SQL,
+)
 
 EXPECTED_TABLES = [
     "_migrations",
@@ -18,6 +24,7 @@ EXPECTED_TABLES = [
     "contact_tags",
     "contacts",
     "deliveries",
+    "delivery_counts",
     "idempotency",
     "inbound_messages",
     "leases",
@@ -78,20 +85,32 @@ async def test_what_an_import_finds_by_contact_it_finds_by_index() -> None:
             assert plan.startswith(f"SEARCH {table} USING"), (table, plan)
 
 
-async def test_status_counts_are_read_from_an_index_not_from_every_delivery() -> None:
-    # An operator's status page polls an announcement's counts, and /metrics the totals: a
-    # read of every delivery row took 750 ms an announcement of 900,000.
+async def _plan(db: aiosqlite.Connection, sql: str, params: Any = ()) -> list[str]:
+    async with db.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cur:
+        return [row[3] for row in await cur.fetchall()]
+
+
+async def test_status_counts_read_the_kept_counts_not_the_deliveries() -> None:
+    # An operator's status page polls an announcement's counts, and /metrics the totals:
+    # read from the deliveries' index they took 286 ms each for 1,000,000 deliveries.
     async with aiosqlite.connect(":memory:", isolation_level=None) as db:
         await migrate(db)
         for sql, params in ((ANNOUNCEMENT_COUNTS_SQL, ("a1",)), (STATUS_TOTALS_SQL, ())):
-            async with db.execute(f"EXPLAIN QUERY PLAN {sql}", params) as cur:
-                plan = [row[3] for row in await cur.fetchall()]
-            assert any(
-                "USING COVERING INDEX deliveries_announcement_status" in step for step in plan
-            ), plan
-            assert not any(
-                step.startswith("SCAN deliveries ") and "COVERING" not in step for step in plan
-            ), plan
+            plan = await _plan(db, sql, params)
+            assert any("delivery_counts" in step for step in plan), plan
+            assert not any("deliveries" in step.split() for step in plan), plan
+
+
+async def test_a_page_of_deliveries_stops_at_its_last_row() -> None:
+    # Read in id order from an index: a page of 50 of a million reads 51 rows, not all of
+    # them and a sort.
+    async with aiosqlite.connect(":memory:", isolation_level=None) as db:
+        await migrate(db)
+        page = {"a": "a1", "status": None, "channel": None, "after": 0, "limit": 51}
+        plan = await _plan(db, DELIVERIES_PAGE_SQL, page)
+        assert [
+            "SEARCH deliveries USING INDEX deliveries_announcement (announcement_id=? AND rowid>?)"
+        ] == plan
 
 
 async def test_a_database_of_the_previous_version_keeps_its_counts() -> None:
