@@ -15,6 +15,7 @@ from dispatcher.channel import (
     RetryLater,
     RouteSpec,
     SendResult,
+    elapsed_ms,
     timed,
 )
 from dispatcher.cli_context import cli_settings
@@ -97,6 +98,7 @@ __all__ = [
     "announcement_id",
     "cancel_and_wait",
     "cli_settings",
+    "elapsed_ms",
     "fold",
     "get_plugins",
     "hookimpl",

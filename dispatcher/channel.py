@@ -113,10 +113,16 @@ class Failed:
 SendResult = Accepted | RetryLater | Failed
 
 
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since ``started``, a ``time.perf_counter()`` reading: the latency of a
+    request begun then."""
+    return (time.perf_counter() - started) * 1000
+
+
 def timed(result: SendResult, started: float) -> SendResult:
-    """``result`` with the latency of a request begun at ``started`` (a
-    ``time.perf_counter()`` reading): for channels that time their requests one by one."""
-    return replace(result, latency_ms=(time.perf_counter() - started) * 1000)
+    """``result`` with the latency of a request begun at ``started`` (see
+    :func:`elapsed_ms`): for channels that time their requests one by one."""
+    return replace(result, latency_ms=elapsed_ms(started))
 
 
 class ReceiptSink(Protocol):

@@ -262,14 +262,14 @@ async def m007_counts_from_the_index(db: aiosqlite.Connection) -> None:
 # status. SQLite runs these inside the statement that writes the delivery, so a count can
 # never disagree with the rows (a delivery's channel and announcement never change, but
 # the triggers move the count whichever of the three does).
-_COUNT_KEY = (
-    "announcement_id = {row}.announcement_id AND channel = {row}.channel AND status = {row}.status"
-)
 _COUNT_IN = (
     "INSERT INTO delivery_counts VALUES (NEW.announcement_id, NEW.channel, NEW.status, 1) "
     "ON CONFLICT DO UPDATE SET n = n + 1"
 )
-_COUNT_OUT = f"UPDATE delivery_counts SET n = n - 1 WHERE {_COUNT_KEY.format(row='OLD')}"
+_COUNT_OUT = (
+    "UPDATE delivery_counts SET n = n - 1 WHERE announcement_id = OLD.announcement_id "
+    "AND channel = OLD.channel AND status = OLD.status"
+)
 _M008 = (
     "CREATE TABLE delivery_counts (announcement_id TEXT NOT NULL, channel TEXT NOT NULL, "
     "status TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (announcement_id, channel, status)) "

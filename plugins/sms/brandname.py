@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -41,6 +40,7 @@ from dispatcher import (
     RetryLater,
     SendResult,
     TransientDeliveryError,
+    elapsed_ms,
     services,
 )
 from plugins.sms.callback import problem
@@ -131,7 +131,7 @@ def as_result(found: Outcome) -> SendResult:
 def with_latency(found: Sequence[Outcome], started: float) -> list[Outcome]:
     """``found``, the outcomes of one request begun at ``started`` (a ``time.perf_counter()``
     reading), each result with that request's latency; errors stay as they are."""
-    latency_ms = (time.perf_counter() - started) * 1000
+    latency_ms = elapsed_ms(started)
     return [
         each if isinstance(each, DeliveryError) else replace(each, latency_ms=latency_ms)
         for each in found

@@ -48,6 +48,7 @@ from dispatcher import (
     RetryLater,
     SendResult,
     TransientDeliveryError,
+    elapsed_ms,
     in_lanes,
     jsontext,
     timed,
@@ -159,7 +160,7 @@ class GenericHttpTransport(SmsTransport):
         except DeliveryError as exc:
             return timed(result_for(exc), started)
         accepted_id = text_at(answer, self.settings.id_path, id_like=True)
-        latency_ms = (time.perf_counter() - started) * 1000
+        latency_ms = elapsed_ms(started)
         if accepted_id:
             return Accepted(provider_id=accepted_id, latency_ms=latency_ms)
         return RetryLater(UNREADABLE, latency_ms=latency_ms)
@@ -179,7 +180,7 @@ class GenericHttpTransport(SmsTransport):
         items = [self._render(self._message, message_variables(o, self.settings)) for o in chunk]
         started = time.perf_counter()
         answer = await self._request(put_at(envelope, shape.items_field, items))
-        latency_ms = (time.perf_counter() - started) * 1000
+        latency_ms = elapsed_ms(started)
         results = self._batch_results(chunk, shape, answer, latency_ms)
         if results is None:
             raise TransientDeliveryError(UNREADABLE, channel=self.channel)

@@ -78,10 +78,7 @@ async def test_what_an_import_finds_by_contact_it_finds_by_index() -> None:
     async with aiosqlite.connect(":memory:", isolation_level=None) as db:
         await migrate(db)
         for table, column in keyed:
-            async with db.execute(
-                f"EXPLAIN QUERY PLAN DELETE FROM {table} WHERE {column} = ?", ("c1",)
-            ) as cur:
-                plan = " ".join(row[3] for row in await cur.fetchall())
+            plan = " ".join(await _plan(db, f"DELETE FROM {table} WHERE {column} = ?", ("c1",)))
             assert plan.startswith(f"SEARCH {table} USING"), (table, plan)
 
 
