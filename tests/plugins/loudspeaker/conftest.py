@@ -17,8 +17,8 @@ from loudspeaker_helpers import (
     LoudFactory,
     broker_available,
     espeak_available,
-    need_service,
 )
+from services import need_service
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings

@@ -4,18 +4,16 @@ checks for the services (espeak-ng, Mosquitto) some tests need."""
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import socket
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from services import listening
 
 from dispatcher.clock import FakeClock
 from dispatcher.engine import Dispatcher
@@ -31,15 +29,6 @@ AREAS = [
     {"code": "00004-tdp1", "name": "Tổ dân phố 1", "parent_code": "00004"},
     {"code": "00008", "name": "Phường Ngọc Hà", "parent_code": "01"},
 ]
-
-
-def need_service(available: bool, what: str) -> None:
-    """Skip when ``what`` is missing, or fail under THONGBAO_REQUIRE_SERVICES=1 (CI)."""
-    if available:
-        return
-    if os.environ.get("THONGBAO_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{what} is required (THONGBAO_REQUIRE_SERVICES=1) but is not available")
-    pytest.skip(f"{what} is not available here; CI runs this test")
 
 
 def silence(seconds: float, rate: int = 8000) -> bytes:
@@ -58,11 +47,7 @@ def espeak_available() -> bool:
 
 
 def broker_available(port: int = 1883) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    return listening(port)
 
 
 @dataclass
