@@ -7,6 +7,7 @@ reports, heartbeats and the periodic resync of every process on the store take t
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from dispatcher import (
     ReceiptSink,
     RetryLater,
     SendResult,
+    elapsed_ms,
 )
 from plugins.loudspeaker import schedule as sched
 from plugins.loudspeaker.registry import Cluster, ClusterBook
@@ -74,10 +76,12 @@ class SandboxPush:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of a push: pushed, offline, or the error."""
+    """What became of a push: pushed, offline, or the error; ``latency_ms``, how long the
+    controller took to answer, when a push went out."""
 
     state: str
     error: DeliveryError | None = None
+    latency_ms: float | None = None
 
 
 def make_transports(settings: LoudspeakerSettings, data_dir: Path) -> dict[str, Transport]:
@@ -186,8 +190,9 @@ class Broadcaster:
     def _result(self, cluster: Cluster, item: Item, outcome: Outcome) -> SendResult | None:
         if self.transport_of(cluster) == "sandbox":
             return None
+        latency_ms = outcome.latency_ms  # None: no push went out (nothing new, or offline)
         if outcome.state == PUSHED:
-            return Accepted(provider_id=item.provider_id)
+            return Accepted(provider_id=item.provider_id, latency_ms=latency_ms)
         if outcome.state == OFFLINE:
             return RetryLater(
                 f"cluster {cluster.id} is offline: its items wait and are pushed when it "
@@ -198,9 +203,11 @@ class Broadcaster:
         error = outcome.error
         assert error is not None
         if isinstance(error, PermanentDeliveryError):
-            return Failed(str(error), code=error.code, kind=FailureKind.PERMANENT)
+            return Failed(
+                str(error), code=error.code, kind=FailureKind.PERMANENT, latency_ms=latency_ms
+            )
         after = error.retry_after if isinstance(error, RateLimitedError) else None
-        return RetryLater(str(error), after=after, code=error.code)
+        return RetryLater(str(error), after=after, code=error.code, latency_ms=latency_ms)
 
     # -- keeping in step --------------------------------------------------------------------
     def slots_of(self, cluster: Cluster, after: datetime) -> list[Any]:
@@ -226,14 +233,15 @@ class Broadcaster:
         if online is False:
             return Outcome(OFFLINE)
         message = schedule_message(cluster, schedule, now, self.settings.zone, self.public_url)
+        started = time.perf_counter()
         try:
             await self.transports[self.transport_of(cluster)].push(cluster, message)
         except DeliveryError as exc:
             log.warning("loudspeaker_push_failed", cluster=cluster.id, error=str(exc))
-            return Outcome("error", exc)
+            return Outcome("error", exc, elapsed_ms(started))
         schedule.pushed_version = schedule.version
         log.info("loudspeaker_pushed", cluster=cluster.id, version=schedule.version)
-        return Outcome(PUSHED)
+        return Outcome(PUSHED, latency_ms=elapsed_ms(started))
 
     async def _hand_over(self, schedule: Schedule) -> None:
         """Submit the receipts that became due (before saving: a duplicate is harmless)."""

@@ -10,6 +10,7 @@ the delivery ``delivered`` at once.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from dispatcher import (
     SandboxTransport,
     SendResult,
     StatusChange,
+    timed,
 )
 from plugins.web.callbacks import CallbackOutbox
 from plugins.web.events import announcement_data, encode
@@ -183,12 +185,15 @@ class WebChannel(Channel):
         secrets = sub.signing_secrets(now) if sub else self.signing_secrets()
         body = self._event(message, announcement)
         headers = signed_headers(message.delivery_id, now, body, secrets)
+        started = time.perf_counter()
         answer = await post(
             self.session, url, body, headers, timeout=self.settings.timeout, now=now
         )
+        # This receiver's own time: a send posts to every subscriber at once.
+        result = timed(_result(answer, message.delivery_id), started)
         if answer.gone and sub is not None:
             await self._disable(sub, answer)
-        return _result(answer, message.delivery_id)
+        return result
 
     def _event(self, message: OutboundMessage, announcement: Announcement | None) -> bytes:
         public_url = self.ctx.public_url

@@ -3,6 +3,7 @@ checks for the services (espeak-ng, Mosquitto) some tests need."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import wave
@@ -52,18 +53,22 @@ def broker_available(port: int = 1883) -> bool:
 
 @dataclass
 class Controller:
-    """A fake loudspeaker controller on 127.0.0.1: records pushes, answers ``status``."""
+    """A fake loudspeaker controller on 127.0.0.1: records pushes, answers ``status``; a
+    push for a cluster in ``delays`` is answered that many real seconds late."""
 
     url: str = ""
     pushes: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     status: int = 200
+    delays: dict[str, float] = field(default_factory=dict)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.headers.append(dict(request.headers))
         if self.status >= 300:
             return web.json_response({"error": "busy"}, status=self.status)
-        self.pushes.append(await request.json())
+        push = await request.json()
+        self.pushes.append(push)
+        await asyncio.sleep(self.delays.get(push["cluster"], 0))
         return web.json_response({"ok": True})
 
 

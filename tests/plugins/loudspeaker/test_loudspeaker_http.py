@@ -35,6 +35,25 @@ async def test_an_area_announcement_reaches_every_cluster_in_it(
     assert {"loa-bd-1", "loa-bd-tdp1"} == {push["cluster"] for push in controller.pushes}
 
 
+async def test_each_delivery_keeps_its_own_clusters_push_time(
+    loud_factory: LoudFactory, controller: Controller, espeak: None
+) -> None:
+    loud = await loud_factory()
+    await loud.clusters(
+        cluster("loa-bd-1", "00004", controller),
+        cluster("loa-bd-tdp1", "00004-tdp1", controller),
+    )
+    controller.delays["loa-bd-1"] = 0.4
+
+    deliveries = await loud.deliveries(await loud.announce())
+
+    # One send pushes to both clusters, one after the other, each after its speech is made:
+    # the slow cluster's answer and the speech are not the quick cluster's latency.
+    latency = {d.address: d.attempts[0].latency_ms for d in deliveries}
+    assert latency["loa-bd-1"] is not None and latency["loa-bd-1"] >= 400
+    assert latency["loa-bd-tdp1"] is not None and latency["loa-bd-tdp1"] < 300
+
+
 async def test_the_push_carries_the_script_audio_and_slot(
     loud_factory: LoudFactory, controller: Controller, espeak: None
 ) -> None:

@@ -214,3 +214,20 @@ async def test_urls_in_the_audience_are_posted_with_the_signing_secret_on_http(
     [got] = await receiver.wait_for(1)
     secret = web.engine.channels["web"].signing_secrets()[0]  # type: ignore[attr-defined]
     assert announcement.id == Webhook(secret).verify(got.body, got.headers)["data"]["id"]
+
+
+async def test_each_attempt_keeps_its_own_receivers_answer_time(
+    web_factory: WebFactory, receiver_factory: ReceiverFactory
+) -> None:
+    web = await web_factory()
+    quick, slow = await receiver_factory(), await receiver_factory()
+    slow.delay = 0.4
+    quick_id, _ = await web.subscribe(quick.url)
+    slow_id, _ = await web.subscribe(slow.url)
+
+    announcement = await web.announce()
+
+    # Both are posted in one send, at once: the slow one must not lend its time.
+    latency = {d.address: d.attempts[0].latency_ms for d in await web.deliveries(announcement.id)}
+    assert latency[slow_id] is not None and latency[slow_id] >= 400
+    assert latency[quick_id] is not None and latency[quick_id] < 300

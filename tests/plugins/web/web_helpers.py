@@ -42,7 +42,8 @@ class Received:
 class Receiver:
     """A webhook endpoint on 127.0.0.1 that answers ``statuses`` in turn (the last one for
     every later request) and records what it got, with the fake time it got it. While
-    ``hold`` is set to an unset event, answers wait for it (a delivery stays in flight)."""
+    ``hold`` is set to an unset event, answers wait for it (a delivery stays in flight);
+    ``delay`` makes each answer take that many real seconds."""
 
     clock: FakeClock
     statuses: list[int] = field(default_factory=lambda: [200])
@@ -50,6 +51,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     url: str = ""
     hold: asyncio.Event | None = None
+    delay: float = 0.0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -59,6 +61,7 @@ class Receiver:
             self._arrived.notify_all()
         if self.hold is not None:
             await self.hold.wait()
+        await asyncio.sleep(self.delay)
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         return web.Response(status=status, headers=self.headers)
 
