@@ -1,11 +1,11 @@
 """What PostgreSQL's server spends on the rows of one delivery, beside what SQLite does.
 
     python bench/pg_rows.py [--dsn postgresql://postgres@127.0.0.1/test] [--n 20000]
-                            [--runs 3] [--connections 1,2]
+                            [--runs 3] [--connections 1,2,4]
 
 The question it answers: would the scale-out store take the single SQLite writer's limit
 off a bulk send on this machine? It writes the rows a bulk SMS send writes for each
-delivery, in the engine's batch sizes, each batch one transaction and one statement taking
+delivery, in the engine's batch sizes, each batch one transaction, a statement a table taking
 its rows as one JSON value (as the SQLite store does): fan-out inserts (1,000 a
 transaction), claims (500: queued to sending, with a lease), outcomes (500: sent, with
 the provider's id, and an attempt row each), then delivery reports (500: a receipt row
@@ -14,11 +14,13 @@ indexes are those of the SQLite store's migrations, in PostgreSQL's types; the c
 SQLite store keeps by triggers are left out, so these are the rows' cost and no more.
 
 Each run uses ``--connections`` connections at once, each writing its own announcement
-of N / connections deliveries. Printed per count of connections, medians of the runs, per
-delivery: the wall time of all the steps, the CPU of PostgreSQL's processes (every process
-of the server, read from ``/proc``: the backends, the WAL writer, the checkpointer) and
-the CPU of this client. ``synchronous_commit`` is off for the session, as SQLite's WAL with
-``synchronous = NORMAL`` (thongbao's setting) does not wait for the disk at each commit.
+of N / connections deliveries, one step over all of them before the next (the statistics
+are gathered after the inserts, untimed, as autovacuum would). Printed per count of
+connections and step, medians of the runs, per delivery: the wall time, the CPU of
+PostgreSQL's processes (every process of the server, read from ``/proc``: the backends,
+the WAL writer, the checkpointer) and the CPU of this client. ``synchronous_commit`` is
+off for the session, as SQLite's WAL with ``synchronous = NORMAL`` (thongbao's setting)
+does not wait for the disk at each commit.
 
 The schema lives in a schema of its own, dropped at the end. Needs ``asyncpg`` (a test
 dependency) and a server on this machine (its processes' CPU is read from ``/proc``).
@@ -217,8 +219,8 @@ class Writer:
 
 
 async def one_run(dsn: str, n: int, connections: int) -> dict[str, float]:
-    """One run on a fresh schema: per step, seconds per delivery of wall time and of
-    PostgreSQL's CPU."""
+    """One run on a fresh schema: per step, seconds per delivery of wall time, of
+    PostgreSQL's CPU and of this client's; then the rows written, counted."""
     schema = f"bench_rows_{os.getpid()}"
     admin = await asyncpg.connect(dsn)
     try:
@@ -269,7 +271,7 @@ async def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="deliveries a run")
     parser.add_argument("--runs", type=int, default=3, help="runs; figures are medians")
     parser.add_argument(
-        "--connections", default="1,2", help="comma-separated counts of connections at once"
+        "--connections", default="1,2,4", help="comma-separated counts of connections at once"
     )
     args = parser.parse_args()
     counts = [int(c) for c in args.connections.split(",")]
