@@ -11,7 +11,8 @@ transaction), claims (500: queued to sending, with a lease), outcomes (500: sent
 the provider's id, and an attempt row each), then delivery reports (500: a receipt row
 each, matched by the provider's id, and the delivery moved to delivered). The tables and
 indexes are those of the SQLite store's migrations, in PostgreSQL's types; the counts the
-SQLite store keeps by triggers are left out, so these are the rows' cost and no more.
+SQLite store keeps by triggers are left out, and fewer columns are set (no reasons, codes
+or fallback deadlines), so these are the rows' cost and no more.
 
 Each run uses ``--connections`` connections at once, each writing its own announcement
 of N / connections deliveries, one step over all of them before the next (the statistics

@@ -238,7 +238,7 @@ class Broadcaster:
             await self.transports[self.transport_of(cluster)].push(cluster, message)
         except DeliveryError as exc:
             log.warning("loudspeaker_push_failed", cluster=cluster.id, error=str(exc))
-            return Outcome("error", exc, elapsed_ms(started))
+            return Outcome("error", exc, latency_ms=elapsed_ms(started))
         schedule.pushed_version = schedule.version
         log.info("loudspeaker_pushed", cluster=cluster.id, version=schedule.version)
         return Outcome(PUSHED, latency_ms=elapsed_ms(started))

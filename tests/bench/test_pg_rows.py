@@ -17,6 +17,5 @@ async def test_each_delivery_is_inserted_claimed_sent_and_delivered_by_its_recei
         1_200,
         1_200,
     )
-    for step in pg_rows.STEPS:
-        assert figures[f"{step} wall"] > 0, step
-        assert figures[f"{step} server"] >= 0, step
+    # The server's processes are found in /proc: their CPU over the steps is not nothing.
+    assert sum(figures[f"{step} server"] for step in pg_rows.STEPS) > 0

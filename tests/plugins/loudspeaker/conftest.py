@@ -15,10 +15,9 @@ from loudspeaker_helpers import (
     Controller,
     Loud,
     LoudFactory,
-    broker_available,
     espeak_available,
 )
-from services import need_service
+from services import listening, need_service
 
 from dispatcher.clock import FakeClock
 from dispatcher.config import Settings
@@ -31,7 +30,7 @@ def espeak() -> None:
 
 @pytest.fixture
 def broker() -> None:
-    need_service(broker_available(), "the Mosquitto broker on 127.0.0.1:1883")
+    need_service(listening(1883), "the Mosquitto broker on 127.0.0.1:1883")
 
 
 @pytest.fixture

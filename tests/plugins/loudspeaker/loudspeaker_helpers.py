@@ -1,5 +1,5 @@
 """Helpers of the loudspeaker tests: a fake controller, the engine on the real plugin, and
-checks for the services (espeak-ng, Mosquitto) some tests need."""
+the check for espeak-ng some tests need (Mosquitto's is in ``services``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from services import listening
 
 from dispatcher.clock import FakeClock
 from dispatcher.engine import Dispatcher
@@ -45,10 +44,6 @@ def silence(seconds: float, rate: int = 8000) -> bytes:
 
 def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
-
-
-def broker_available(port: int = 1883) -> bool:
-    return listening(port)
 
 
 @dataclass
