@@ -6,12 +6,11 @@ from bench_scripts import load
 from services import listening, need_service
 
 pg_rows = load("pg_rows")
-DSN = "postgresql://postgres@127.0.0.1/test"
 
 
 async def test_each_delivery_is_inserted_claimed_sent_and_delivered_by_its_receipt() -> None:
     need_service(listening(5432), "PostgreSQL on 127.0.0.1:5432 (database test, trust auth)")
-    figures = await pg_rows.one_run(DSN, 1_200, 2)
+    figures = await pg_rows.one_run(pg_rows.DSN, 1_200, 2)
     assert (figures["delivered"], figures["receipts applied"], figures["attempts"]) == (
         1_200,
         1_200,
